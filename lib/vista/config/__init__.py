@@ -1,0 +1,1 @@
+"""Typed configuration: YAML files in conf/, environment overrides, every problem at once."""

@@ -1,0 +1,61 @@
+"""Typed configuration models: the root and the cross-cutting sections.
+
+Every model forbids unknown keys, so a typo is reported with its key path instead of
+being silently ignored. Stage-specific sections live next to the stage that owns them
+and are composed here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Section(BaseModel):
+    """Base of every config section: frozen, no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SparkConfig(Section):
+    """How the SparkSession is built when vista starts it (ignored keys under spark-submit:
+    ``master`` and ``driver_memory`` come from the submit)."""
+
+    app_name: str = "vista"
+    master: str = "local[*]"
+    driver_memory: str = "4g"
+    shuffle_partitions: int = Field(8, ge=1)
+    timezone: str = "UTC"
+    checkpoint_dir: str = ".vista/checkpoints"
+    ui: bool = False
+    console_progress: bool = False
+    log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "ERROR"
+    jars: list[str] = Field(default_factory=list)
+    conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class LakeConfig(Section):
+    """Where the Delta tables live and which engine writes them."""
+
+    root: str = ".vista/lake"
+    engine: Literal["auto", "delta-spark", "delta-rs"] = "auto"
+    vacuum_retention_hours: int = Field(168, ge=0)
+
+
+class MlflowConfig(Section):
+    """MLflow tracking. Credentials for a remote server come from MLflow's own
+    environment variables (``MLFLOW_TRACKING_TOKEN`` ...), never from this file."""
+
+    tracking_uri: str = "sqlite:///.vista/mlflow.db"
+    artifact_location: str | None = ".vista/mlruns"
+    experiment: str = "vista"
+
+
+class RunConfig(Section):
+    """Pipeline run defaults."""
+
+    stages: list[str] = Field(
+        default_factory=lambda: ["ingest", "identity", "profile", "segments", "activation"]
+    )
+    manifest_dir: str | None = None  # default: <lake.root>/_manifests
