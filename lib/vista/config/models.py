@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+STAGE_NAMES = ("ingest", "identity", "profile", "segments", "activation")
 
 
 class Section(BaseModel):
@@ -55,7 +57,13 @@ class MlflowConfig(Section):
 class RunConfig(Section):
     """Pipeline run defaults."""
 
-    stages: list[str] = Field(
-        default_factory=lambda: ["ingest", "identity", "profile", "segments", "activation"]
-    )
+    stages: list[str] = Field(default_factory=lambda: list(STAGE_NAMES))
     manifest_dir: str | None = None  # default: <lake.root>/_manifests
+
+    @field_validator("stages")
+    @classmethod
+    def _known_stages(cls, stages: list[str]) -> list[str]:
+        unknown = [s for s in stages if s not in STAGE_NAMES]
+        if unknown:
+            raise ValueError(f"unknown stage(s) {unknown}; expected some of {list(STAGE_NAMES)}")
+        return stages

@@ -1,0 +1,7 @@
+"""``python -m vista`` runs the CLI."""
+
+import sys
+
+from vista.cli import main
+
+sys.exit(main())

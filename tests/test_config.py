@@ -1,0 +1,97 @@
+"""Config loading: typed models, includes, environment overrides, every problem at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vista.config import load_config
+from vista.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_profiles_load() -> None:
+    local = load_config(REPO / "conf" / "local.yaml", env={})
+    assert local.lake.engine == "auto"
+    assert local.mlflow.tracking_uri.startswith("sqlite:///")
+    cluster = load_config(REPO / "conf" / "cluster.yaml", env={})
+    assert cluster.lake.engine == "delta-spark"
+    assert cluster.lake.root.startswith("s3a://")
+
+
+def test_every_problem_is_reported_at_once_with_its_key_path(tmp_path: Path) -> None:
+    blocker = write(tmp_path / "a-file", "not a folder")
+    bad = write(tmp_path / "bad.yaml", f"""
+lake:
+  root: {blocker}
+  engine: spark
+  rooot: typo
+spark:
+  shuffle_partitions: many
+run:
+  stages: [ingest, dance]
+unknown_section: 1
+""")
+    with pytest.raises(ConfigError) as info:
+        load_config(bad, env={})
+    paths = sorted(p.path for p in info.value.problems)
+    assert paths == sorted([
+        "lake.root", "lake.engine", "lake.rooot", "spark.shuffle_partitions", "run.stages",
+        "unknown_section",
+    ])
+    text = str(info.value)
+    assert "6 problem(s)" in text and "'spark'" in text and "dance" in text
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    bad = write(tmp_path / "broken.yaml", "lake:\n  root: [unclosed\n")
+    with pytest.raises(ConfigError, match="line 2|line 3"):
+        load_config(bad, env={})
+
+
+def test_environment_overrides_any_key_with_yaml_typing(tmp_path: Path) -> None:
+    conf = write(tmp_path / "c.yaml", "spark:\n  shuffle_partitions: 8\n")
+    env = {
+        "VISTA__SPARK__SHUFFLE_PARTITIONS": "64",
+        "VISTA__LAKE__ROOT": str(tmp_path / "lake"),
+        "VISTA__SPARK__UI": "true",
+        "VISTA__RUN__STAGES": "[ingest, identity]",
+        "UNRELATED": "x",
+    }
+    cfg = load_config(conf, env=env)
+    assert (cfg.spark.shuffle_partitions, cfg.spark.ui) == (64, True)
+    assert cfg.lake.root == str(tmp_path / "lake")
+    assert cfg.run.stages == ["ingest", "identity"]
+
+
+def test_environment_override_with_bad_value_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(None, env={"VISTA__SPARK__SHUFFLE_PARTITIONS": "lots",
+                               "VISTA__LAKE__NOPE": "1"})
+    assert sorted(p.path for p in info.value.problems) == ["lake.nope",
+                                                          "spark.shuffle_partitions"]
+
+
+def test_includes_merge_and_the_including_file_wins(tmp_path: Path) -> None:
+    write(tmp_path / "base.yaml", "spark:\n  shuffle_partitions: 3\n  driver_memory: 1g\n")
+    top = write(tmp_path / "top.yaml", "include: [base.yaml]\nspark:\n  driver_memory: 2g\n")
+    cfg = load_config(top, env={})
+    assert (cfg.spark.shuffle_partitions, cfg.spark.driver_memory) == (3, "2g")
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml", env={})
+
+
+def test_config_is_frozen() -> None:
+    cfg = load_config(None, env={})
+    with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen-instance error
+        cfg.lake.root = "elsewhere"  # type: ignore[misc]
