@@ -1,0 +1,1 @@
+"""Identity resolution: linking, clustering, the UID registry, the golden record."""

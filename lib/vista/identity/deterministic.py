@@ -1,0 +1,227 @@
+"""Deterministic links: records that share a strong identifier value.
+
+Identifiers come from the ``ids`` map and from the standardised email and phone
+columns. Guards (see :class:`~vista.identity.linking_config.GuardConfig`) keep
+placeholders, over-used values and shared (household / shop) identifiers from gluing
+different people together. Groups are linked as stars on their smallest record key, so
+a value carried by n records yields n - 1 links, never n(n - 1) / 2.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import reduce
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from vista.errors import VistaError
+from vista.identity.linking_config import DeterministicConfig, DeviceConfig, LinkingConfig
+from vista.schemas import LINKS
+
+log = logging.getLogger(__name__)
+
+_BASE_COLUMNS = ["record_key", "ids", "first_name_std", "birth_date"]
+
+
+class LinkingInputError(VistaError):
+    """An input frame lacks columns the linking step needs."""
+
+
+def _require_columns(df: DataFrame, columns: list[str], what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise LinkingInputError(
+            f"{what} lacks column(s) {missing}; expected the canonical schema "
+            f"(vista.schemas) — found {sorted(df.columns)}. Map the source to it first."
+        )
+
+
+def identifier_values(records: DataFrame, cfg: DeterministicConfig) -> DataFrame:
+    """Explode every linkable identifier of every record into one row.
+
+    Args:
+        records: Person records (``PERSON_RECORDS``).
+        cfg: The deterministic section of the linking config.
+
+    Returns:
+        Rows of (kind, value, record_key, <agreement fields>), blank values dropped.
+    """
+    agree = list(dict.fromkeys(cfg.guards.agreement_fields + ["first_name_std", "birth_date"]))
+    _require_columns(records, ["record_key", "ids", *agree, *cfg.column_kinds.values()],
+                     "person records")
+    from_ids = records.select(*agree, "record_key", F.explode("ids").alias("kind", "value"))
+    if cfg.id_kinds is not None:
+        from_ids = from_ids.where(F.col("kind").isin(cfg.id_kinds))
+    elif cfg.exclude_id_kinds:
+        from_ids = from_ids.where(~F.col("kind").isin(cfg.exclude_id_kinds))
+    parts = [from_ids.select("kind", "value", "record_key", *agree)]
+    for kind, column in cfg.column_kinds.items():
+        parts.append(records.select(F.lit(kind).alias("kind"), F.col(column).alias("value"),
+                                    "record_key", *agree))
+    exploded = reduce(DataFrame.unionByName, parts)
+    return (
+        exploded.withColumn("value", F.trim(F.col("value").cast("string")))
+        .where(F.col("value").isNotNull() & (F.col("value") != ""))
+        .dropDuplicates(["kind", "value", "record_key"])
+    )
+
+
+def _blocklisted(value: Column, patterns: list[str]) -> Column:
+    # One rlike per pattern: joining them into one alternation would renumber backrefs.
+    if not patterns:
+        return F.lit(False)
+    return reduce(lambda a, b: a | b, [value.rlike(f"(?i){p}") for p in patterns])
+
+
+def _agreement(fields: list[str]) -> Column:
+    """The first field both sides carry decides whether they agree."""
+    expr = None
+    for name in fields:
+        left, right = F.col(f"l.{name}"), F.col(f"r.{name}")
+        both = left.isNotNull() & right.isNotNull()
+        expr = F.when(both, left == right) if expr is None else expr.when(both, left == right)
+    return expr.otherwise(F.lit(False))
+
+
+def classify_values(values: DataFrame, cfg: DeterministicConfig) -> DataFrame:
+    """Classify each identifier value as personal, shared or ignored.
+
+    Args:
+        values: Output of :func:`identifier_values`.
+        cfg: The deterministic section of the linking config.
+
+    Returns:
+        One row per (kind, value) carried by 2+ records: kind, value, n_records,
+        n_first_names, n_birth_dates, min_key and ``status``
+        ('personal' | 'shared' | 'ignored').
+    """
+    g = cfg.guards
+    max_records = F.lit(g.max_records_per_value)
+    for kind, limit in cfg.per_kind_max_records.items():
+        max_records = F.when(F.col("kind") == kind, F.lit(limit)).otherwise(max_records)
+    stats = values.groupBy("kind", "value").agg(
+        F.count("*").alias("n_records"),
+        F.countDistinct("first_name_std").alias("n_first_names"),
+        F.countDistinct("birth_date").alias("n_birth_dates"),
+        F.min("record_key").alias("min_key"),
+    ).where(F.col("n_records") > 1)
+    status = (
+        F.when((F.col("n_records") > max_records) | _blocklisted(F.col("value"), g.blocklist),
+               "ignored")
+        .when((F.col("n_first_names") > g.max_distinct_first_names)
+              | (F.col("n_birth_dates") > g.max_distinct_birth_dates), "shared")
+        .otherwise("personal")
+    )
+    return stats.withColumn("status", status)
+
+
+def _as_links(df: DataFrame, a: str, b: str, kind: Column) -> DataFrame:
+    return df.select(
+        F.least(F.col(a), F.col(b)).alias("record_key_l"),
+        F.greatest(F.col(a), F.col(b)).alias("record_key_r"),
+        kind.alias("link_kind"),
+        F.lit(None).cast("double").alias("match_weight"),
+        F.lit(1.0).alias("match_probability"),
+    )
+
+
+def deterministic_links(records: DataFrame, cfg: LinkingConfig | DeterministicConfig) -> DataFrame:
+    """Links between records that share a strong identifier value, guards applied.
+
+    Args:
+        records: Person records (``PERSON_RECORDS``).
+        cfg: The linking config (or its deterministic section).
+
+    Returns:
+        A ``LINKS`` frame: ``link_kind`` = ``deterministic:<kind>``, match_probability 1,
+        match_weight null, ``record_key_l < record_key_r``, one row per pair and kind.
+
+    Raises:
+        LinkingInputError: ``records`` lacks a needed column.
+
+    Example:
+        >>> links = deterministic_links(spark.table("person_records"), LinkingConfig())
+    """
+    dcfg = cfg.deterministic if isinstance(cfg, LinkingConfig) else cfg
+    values = identifier_values(records, dcfg)
+    classes = classify_values(values, dcfg).where(F.col("status") != "ignored")
+    members = values.join(classes.select("kind", "value", "status", "min_key"),
+                          on=["kind", "value"], how="inner")
+    kind_col = F.concat(F.lit("deterministic:"), F.col("kind"))
+    star = _as_links(
+        members.where((F.col("status") == "personal") & (F.col("record_key") != F.col("min_key"))),
+        "min_key", "record_key", kind_col,
+    )
+    shared = members.where(F.col("status") == "shared")
+    pairs = (
+        shared.alias("l")
+        .join(shared.alias("r"), on=[F.col("l.kind") == F.col("r.kind"),
+                                     F.col("l.value") == F.col("r.value"),
+                                     F.col("l.record_key") < F.col("r.record_key")], how="inner")
+        .where(_agreement(dcfg.guards.agreement_fields))
+        .select(F.col("l.kind").alias("kind"), F.col("l.record_key").alias("a"),
+                F.col("r.record_key").alias("b"))
+    )
+    guarded = _as_links(pairs, "a", "b", kind_col)
+    return star.unionByName(guarded).dropDuplicates(["record_key_l", "record_key_r", "link_kind"])
+
+
+def device_account_links(
+    interactions: DataFrame,
+    cfg: LinkingConfig | DeviceConfig,
+    *,
+    records: DataFrame | None = None,
+) -> DataFrame:
+    """Device (cookie) to account evidence from events that carry both ids.
+
+    A device seen with more than ``max_accounts_per_device`` distinct accounts (a
+    family computer, a shop kiosk) yields no link.
+
+    Args:
+        interactions: Events (``INTERACTIONS``) with an ``ids`` map.
+        cfg: The linking config (or its devices section).
+        records: Person records. When given, the account side is the person record
+            whose ``ids`` carry that account id; otherwise it is the pseudo key
+            ``<account kind>:<value>``.
+
+    Returns:
+        A ``LINKS`` frame with ``link_kind`` = ``device:<device kind>``; the device
+        side is the pseudo record key ``<prefix>:<device id>`` (prefix from
+        ``device_id_kinds``, e.g. ``web_device:<id>``); ``record_key_l < record_key_r``
+        as for every link.
+    """
+    dcfg = cfg.devices if isinstance(cfg, LinkingConfig) else cfg
+    _require_columns(interactions, ["ids"], "interactions")
+    parts = []
+    for dkind, prefix in dcfg.device_id_kinds.items():
+        for akind in dcfg.account_id_kinds:
+            parts.append(interactions.select(
+                F.lit(dkind).alias("dkind"),
+                F.concat(F.lit(f"{prefix}:"), F.col("ids").getItem(dkind)).alias("device_key"),
+                F.lit(akind).alias("akind"),
+                F.col("ids").getItem(akind).alias("account"),
+            ).where(F.col("device_key").isNotNull() & F.col("account").isNotNull()))
+    if not parts:
+        raise LinkingInputError("devices.device_id_kinds and account_id_kinds must not be empty")
+    seen = (reduce(DataFrame.unionByName, parts)
+            .groupBy("dkind", "device_key", "akind", "account").agg(F.count("*").alias("n"))
+            .where(F.col("n") >= dcfg.min_events))
+    per_device = seen.groupBy("device_key").agg(
+        F.countDistinct("akind", "account").alias("n_accounts"))
+    kept = seen.join(per_device.where(F.col("n_accounts") <= dcfg.max_accounts_per_device),
+                     on="device_key", how="inner")
+    if records is None:
+        accounts = kept.withColumn("account_key", F.concat_ws(":", "akind", "account"))
+    else:
+        owners = records.select("record_key", F.explode("ids").alias("akind", "account"))
+        accounts = kept.join(owners, on=["akind", "account"], how="inner").withColumnRenamed(
+            "record_key", "account_key")
+    links = _as_links(accounts, "device_key", "account_key",
+                      F.concat(F.lit("device:"), F.col("dkind")))
+    return links.dropDuplicates(["record_key_l", "record_key_r", "link_kind"])
+
+
+def empty_links(spark) -> DataFrame:  # noqa: ANN001 - SparkSession
+    """An empty ``LINKS`` frame."""
+    return spark.createDataFrame([], LINKS)

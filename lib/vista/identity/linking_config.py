@@ -1,0 +1,240 @@
+"""Typed configuration of record linking: deterministic ids, guards, the Splink model.
+
+Every default here is general (no source- or sample-specific names). A deployment puts
+its own values under ``identity.linking`` in ``conf/``; see :class:`LinkingConfig`.
+
+The YAML shape (every key optional)::
+
+    linking:
+      deterministic:
+        id_kinds: null                 # null = every key of `ids` except exclude_id_kinds
+        exclude_id_kinds: [device_id, cookie_id]
+        column_kinds: {email: email_std, phone: phone_e164}
+        guards:
+          max_records_per_value: 50    # M: a value on more records is ignored entirely
+          max_distinct_first_names: 1  # N: more distinct names -> "shared" identifier
+          max_distinct_birth_dates: 1
+          agreement_fields: [first_name_std, birth_date]
+          blocklist: ['^0+$', '^(test|noemail|none)@']
+      devices:
+        device_id_kinds: {device_id: web_device}
+        account_id_kinds: [account_id]
+        max_accounts_per_device: 3
+      probabilistic:
+        blocking_rules: [[first_name_std, last_name_std], [email_std], ...]
+        training_blocking_rules: [[first_name_std, last_name_std], [birth_date]]
+        comparisons: [{column: first_name_std, kind: name, thresholds: [0.92, 0.8]}, ...]
+        u_max_pairs: 1.0e6
+        max_iterations: 25
+        prior: {deterministic_rules: [[email_std]], recall: 0.7}
+        threshold_match_probability: 0.9
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from vista.config.models import Section
+
+BlockingRule = list[str]
+"""A blocking rule: the columns (or SQL expressions on one record) that must be equal."""
+
+
+class GuardConfig(Section):
+    """When an identifier value is too common to prove identity on its own.
+
+    An identifier value (one email, one phone number, one loyalty card ...) is:
+
+    * **ignored** when it is carried by more than ``max_records_per_value`` records or
+      matches one of the ``blocklist`` regexes (placeholders such as ``000000`` or
+      ``test@...``);
+    * **shared** when its records carry more than ``max_distinct_first_names`` distinct
+      standardised first names or more than ``max_distinct_birth_dates`` distinct birth
+      dates (a family email, a shop phone). A shared value only links two records that
+      also *agree*: the first field of ``agreement_fields`` that both records carry
+      must be equal (so twins sharing an email and a birth date but not a first name
+      stay apart, while a record without a first name falls back to its birth date);
+    * otherwise **personal**: every record carrying it is linked (as a star on the
+      group's smallest record key, so no quadratic pairs are made).
+    """
+
+    max_records_per_value: int = Field(50, ge=2)
+    max_distinct_first_names: int = Field(1, ge=1)
+    max_distinct_birth_dates: int = Field(1, ge=1)
+    agreement_fields: list[str] = Field(
+        default_factory=lambda: ["first_name_std", "birth_date"], min_length=1
+    )
+    blocklist: list[str] = Field(
+        default_factory=lambda: [
+            r"^0+$",
+            r"^\+?0+$",
+            r"^\+?[0-9]?(\d)\1{5,}$",  # 1111111 style fillers
+            r"^\+?\d{1,3}0{6,}$",  # a country code followed by zeros
+            r"^(\+?[0-9]{1,3})?123456789?0?$",
+            r"^(test|noemail|no-email|none|no|na|null|unknown|anonymous|example)@",
+            r"@(example\.(com|org|net)|test\.com|mailinator\.com)$",
+            r"^(unknown|none|null|n/?a|-+|\?+)$",
+        ]
+    )
+
+    @field_validator("blocklist")
+    @classmethod
+    def _regexes_compile(cls, v: list[str]) -> list[str]:
+        for pattern in v:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"blocklist pattern {pattern!r} is not a regex: {exc}") from exc
+        return v
+
+
+class DeterministicConfig(Section):
+    """Which identifiers link records on exact equality."""
+
+    id_kinds: list[str] | None = None
+    exclude_id_kinds: list[str] = Field(default_factory=lambda: ["device_id", "cookie_id"])
+    column_kinds: dict[str, str] = Field(
+        default_factory=lambda: {"email": "email_std", "phone": "phone_e164"}
+    )
+    guards: GuardConfig = Field(default_factory=GuardConfig)
+    per_kind_max_records: dict[str, int] = Field(default_factory=dict)
+
+
+class DeviceConfig(Section):
+    """Device (cookie) to account evidence from interaction events."""
+
+    device_id_kinds: dict[str, str] = Field(
+        default_factory=lambda: {"device_id": "web_device", "cookie_id": "web_device"}
+    )
+    account_id_kinds: list[str] = Field(default_factory=lambda: ["account_id"])
+    max_accounts_per_device: int = Field(3, ge=1)
+    min_events: int = Field(1, ge=1)
+
+
+ComparisonKind = Literal[
+    "name", "date", "email", "phone", "address", "postal_code", "exact", "jaro_winkler"
+]
+
+
+class ComparisonSpec(Section):
+    """One field compared by the Fellegi-Sunter model.
+
+    kinds:
+        name: exact / Jaro-Winkler levels (``thresholds``) on a folded name column.
+        date: exact / Levenshtein <= 1 on the ISO string / within ``date_thresholds``
+            of ``date_metrics`` (e.g. 1 month, 1 year, 10 years).
+        email: exact / exact username / Jaro-Winkler 0.88 full and username.
+        phone: exact / same last ``suffix_digits`` digits.
+        address: exact / Jaro-Winkler levels / token Jaccard >= ``jaccard_threshold``.
+        postal_code, exact: exact match only.
+        jaro_winkler: exact / Jaro-Winkler at ``thresholds``.
+    """
+
+    column: str
+    kind: ComparisonKind
+    thresholds: list[float] = Field(default_factory=lambda: [0.92, 0.8])
+    tf_adjustment: bool = False
+    date_thresholds: list[int] = Field(default_factory=lambda: [1, 1, 10])
+    date_metrics: list[Literal["day", "month", "year"]] = Field(
+        default_factory=lambda: ["month", "year", "year"]
+    )
+    suffix_digits: int = Field(7, ge=3)
+    jaccard_threshold: float = Field(0.5, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _dates_pair_up(self) -> ComparisonSpec:
+        if len(self.date_thresholds) != len(self.date_metrics):
+            raise ValueError(
+                f"date_thresholds ({len(self.date_thresholds)}) and date_metrics "
+                f"({len(self.date_metrics)}) must have the same length"
+            )
+        return self
+
+
+def _default_comparisons() -> list[ComparisonSpec]:
+    return [
+        ComparisonSpec(column="first_name_std", kind="name", thresholds=[0.92, 0.8],
+                       tf_adjustment=True),
+        ComparisonSpec(column="last_name_std", kind="name", thresholds=[0.92, 0.8],
+                       tf_adjustment=True),
+        ComparisonSpec(column="birth_date", kind="date"),
+        ComparisonSpec(column="email_std", kind="email", tf_adjustment=True),
+        ComparisonSpec(column="phone_e164", kind="phone"),
+        ComparisonSpec(column="address_std", kind="address", thresholds=[0.9]),
+        ComparisonSpec(column="postal_code", kind="postal_code", tf_adjustment=True),
+        ComparisonSpec(column="city", kind="exact", tf_adjustment=True),
+    ]
+
+
+class PriorConfig(Section):
+    """How λ (probability that two random records match) is set.
+
+    Either a fixed ``value``, or estimated from ``deterministic_rules`` assumed to find
+    ``recall`` of the true matches (Splink's direct estimate).
+    """
+
+    value: float | None = Field(None, gt=0, lt=1)
+    deterministic_rules: list[BlockingRule] = Field(
+        default_factory=lambda: [["first_name_std", "last_name_std", "birth_date"], ["email_std"]]
+    )
+    recall: float = Field(0.7, gt=0, le=1)
+
+
+class ProbabilisticConfig(Section):
+    """The Fellegi-Sunter model trained and applied with Splink."""
+
+    enabled: bool = True
+    blocking_rules: list[BlockingRule] = Field(
+        default_factory=lambda: [
+            ["first_name_std", "last_name_std"],
+            ["last_name_std", "birth_date"],
+            ["first_name_std", "birth_date"],
+            ["email_std"],
+            ["phone_e164"],
+            ["postal_code", "last_name_std"],
+            ["address_std"],
+        ],
+        min_length=1,
+    )
+    training_blocking_rules: list[BlockingRule] = Field(
+        default_factory=lambda: [
+            ["first_name_std", "last_name_std"],
+            ["birth_date"],
+            ["email_std"],
+        ],
+        min_length=2,
+    )
+    comparisons: list[ComparisonSpec] = Field(default_factory=_default_comparisons, min_length=1)
+    u_max_pairs: float = Field(1e6, gt=0)
+    u_seed: int | None = 42
+    max_iterations: int = Field(25, ge=1)
+    em_convergence: float = Field(1e-4, gt=0)
+    em_max_pairs: float | None = None
+    prior: PriorConfig = Field(default_factory=PriorConfig)
+    threshold_match_probability: float = Field(0.9, gt=0, lt=1)
+
+
+class LinkingConfig(Section):
+    """Everything the linking half of identity resolution needs."""
+
+    deterministic: DeterministicConfig = Field(default_factory=DeterministicConfig)
+    devices: DeviceConfig = Field(default_factory=DeviceConfig)
+    probabilistic: ProbabilisticConfig = Field(default_factory=ProbabilisticConfig)
+
+    def model_hash(self) -> str:
+        """A stable hash of the settings that shape the trained model.
+
+        Only the probabilistic section counts: changing a deterministic guard must not
+        force a retrain.
+
+        Returns:
+            The first 16 hex digits of the SHA-256 of the canonical JSON.
+        """
+        payload = self.probabilistic.model_dump(mode="json", exclude={"threshold_match_probability"})
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]

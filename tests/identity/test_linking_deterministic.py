@@ -1,0 +1,141 @@
+"""Deterministic links and their guards, on tiny inline person records."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from chispa import assert_df_equality
+from faker import Faker
+from pyspark.sql import types as T
+
+from vista.identity.deterministic import deterministic_links, device_account_links
+from vista.identity.linking_config import DeterministicConfig, GuardConfig, LinkingConfig
+from vista.schemas import INTERACTIONS, LINKS, PERSON_RECORDS
+
+
+def _rec(key, first=None, email=None, phone=None, bd=None, ids=None, last=None):
+    source, sid = key.split(":")
+    f = first.lower() if first else None
+    ln = last.lower() if last else None
+    return (key, source, sid, ids or {}, first, last, f, ln, None, email, email, phone, phone,
+            bd, None, None, None, None, None, None, None, None, None, None, None, None)
+
+
+def assertDataFrameEqual(got, expected):  # noqa: N802 - pyspark.testing needs pandas<3
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def _links(spark, rows):
+    return spark.createDataFrame(
+        [(a, b, k, None, 1.0) for a, b, k in rows], LINKS)
+
+
+@pytest.fixture(scope="module")
+def names():
+    fake = Faker("en_GB")
+    fake.seed_instance(7)
+    firsts = [fake.unique.first_name() for _ in range(6)]
+    return firsts, fake.last_name()
+
+
+D1, D2, D3 = dt.date(1980, 1, 1), dt.date(1982, 5, 5), dt.date(1990, 9, 9)
+
+
+def test_guards_whole_frame(spark, names):
+    (a, b, c, d, e, f), last = names
+    fam = "family@mail.test"
+    records = spark.createDataFrame([
+        # a family email on three people (three first names): shared, not glue ...
+        _rec("crm:1", a, fam, bd=D1, last=last),
+        _rec("crm:2", b, fam, bd=D2, last=last),
+        _rec("crm:3", c, fam, bd=D3, last=last),
+        # ... but it still joins records of the same person (same first name) ...
+        _rec("shop:1", a, fam, bd=None, last=last),
+        # ... and a record without first name falls back to the birth date.
+        _rec("shop:2", None, fam, bd=D2),
+        # placeholder phones are ignored entirely
+        _rec("crm:4", d, phone="000000", bd=D1),
+        _rec("crm:5", e, phone="000000", bd=D2),
+        _rec("crm:6", f, phone="+33000000000"),
+        _rec("crm:7", a, phone="+33000000000"),
+        # a personal loyalty card on three records: a star on the smallest key
+        _rec("loy:1", d, ids={"loyalty_card": "L9"}),
+        _rec("loy:2", d, ids={"loyalty_card": "L9", "device_id": "dev1"}),
+        _rec("loy:3", d, ids={"loyalty_card": "L9 "}),
+        # device ids are excluded from person linking by default
+        _rec("web:1", e, ids={"device_id": "dev1"}),
+        # a value on more records than max_records_per_value is ignored
+        *[_rec(f"pos:{i}", f, ids={"store_card": "S1"}) for i in range(6)],
+    ], PERSON_RECORDS)
+    cfg = LinkingConfig(deterministic=DeterministicConfig(
+        guards=GuardConfig(max_records_per_value=5)))
+
+    got = deterministic_links(records, cfg)
+
+    expected = _links(spark, [
+        ("crm:1", "shop:1", "deterministic:email"),
+        ("crm:2", "shop:2", "deterministic:email"),
+        ("loy:1", "loy:2", "deterministic:loyalty_card"),
+        ("loy:1", "loy:3", "deterministic:loyalty_card"),
+    ])
+    assertDataFrameEqual(got, expected)
+
+
+def test_personal_email_star_and_first_name_typo(spark, names):
+    (a, b, *_), last = names
+    records = spark.createDataFrame([
+        _rec("b:2", a, "me@mail.test", bd=D1),
+        _rec("a:1", a, "me@mail.test", bd=D1),
+        _rec("c:3", a + "x", "me@mail.test", bd=D1),  # a typo: two names -> shared
+        _rec("d:4", b, "other@mail.test", phone="+447700900123", ids={"crm_id": "7"}),
+        _rec("e:5", b, None, phone="+447700900123", ids={"crm_id": "7"}),
+    ], PERSON_RECORDS)
+
+    got = deterministic_links(records, LinkingConfig())
+
+    # "me@" carries two first names so it is shared: only same-first-name pairs link.
+    expected = _links(spark, [
+        ("a:1", "b:2", "deterministic:email"),
+        ("d:4", "e:5", "deterministic:crm_id"),
+        ("d:4", "e:5", "deterministic:phone"),
+    ])
+    assertDataFrameEqual(got, expected)
+
+
+def test_device_account_links(spark):
+    ts = dt.datetime(2024, 1, 1)
+
+    def ev(i, ids):
+        return (f"web:{i}", "web", ids, ts, "web", "page_view", None, None, None, None, None)
+
+    events = spark.createDataFrame([
+        ev(1, {"device_id": "d1", "account_id": "A1"}),
+        ev(2, {"device_id": "d1", "account_id": "A1"}),
+        ev(3, {"device_id": "d1"}),
+        *[ev(10 + i, {"device_id": "kiosk", "account_id": f"A{i}"}) for i in range(4)],
+        ev(20, {"device_id": "d3", "account_id": "A9"}),
+    ], INTERACTIONS)
+    records = spark.createDataFrame([
+        _rec("shop:1", ids={"account_id": "A1"}),
+        _rec("shop:0", ids={"account_id": "A0"}),
+    ], PERSON_RECORDS)
+
+    with_records = device_account_links(events, LinkingConfig(), records=records)
+    pseudo = device_account_links(events, LinkingConfig())
+
+    assertDataFrameEqual(with_records, _links(spark, [
+        ("shop:1", "web_device:d1", "device:device_id")]))
+    assertDataFrameEqual(pseudo, _links(spark, [
+        ("account_id:A1", "web_device:d1", "device:device_id"),
+        ("account_id:A9", "web_device:d3", "device:device_id"),
+    ]))
+
+
+def test_schema_is_links(spark):
+    records = spark.createDataFrame([_rec("a:1", "x", "x@y.test")], PERSON_RECORDS)
+    got = deterministic_links(records, LinkingConfig())
+    assert [(f.name, f.dataType) for f in got.schema] == [
+        (f.name, f.dataType) for f in LINKS]
+    assert got.count() == 0
+    assert isinstance(got.schema["match_weight"].dataType, T.DoubleType)
