@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -107,7 +109,8 @@ def support(c: Chunk, n_purchases: np.ndarray) -> None:
         "csat": csat, "complaint": rng.random(n) < 0.05 + 0.4 * (5 - sat[pos]) / 4,
     })
     none = df["requester_email"].isna() & df["requester_phone"].isna()
-    df.loc[none, "requester_phone"] = rd.noisy_phone(people, pos[none.to_numpy()], p.noise["crm"], p, rng)
+    df.loc[none, "requester_phone"] = rd.noisy_phone(
+        people, pos[none.to_numpy()], replace(p.noise["crm"], missing_phone=0.0), p, rng)
     year = np.datetime_as_string(rd.to_ts(c.period.start, opened).astype("datetime64[Y]"))
     for y in np.unique(year):
         m = year == y
