@@ -1,0 +1,183 @@
+"""Typed configuration of clustering (links -> people) and of the golden record.
+
+Every default is general; a deployment sets its own values under ``identity`` in
+``conf/``. The YAML shape (every key optional)::
+
+    identity:
+      clustering:
+        match_threshold: 0.95          # probabilistic link is an edge at >= this probability
+        deterministic_kinds: null      # null = every "deterministic:<kind>" link is an edge
+        deterministic_weight: 30.0     # greedy-merge weight of a deterministic link
+        max_component_size: 200        # larger components are split by stricter edges first
+        split_thresholds: [0.99, 0.999]
+        max_iterations: 60             # connected-components guard
+        compatibility:
+          birth_date: {enabled: true, max_differing_parts: 1, allow_day_month_swap: true}
+          first_name: {enabled: true, max_edits: 2, max_edit_ratio: 0.34,
+                       allow_prefix: true, nicknames: {bob: robert, liz: elizabeth}}
+          gender_must_agree: false
+      survivorship:
+        default_rules: [most_recent, most_frequent]
+        source_priority: [crm, ecommerce]
+        attributes:
+          email: {rules: [source_priority, most_recent]}
+          birth_date: {rules: [most_frequent, most_recent]}
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from vista.config.models import Section
+
+
+class BirthDateRule(Section):
+    """When two birth dates strongly disagree.
+
+    Dates are compared part by part (year, month, day). They are incompatible when more
+    than ``max_differing_parts`` parts differ, unless ``allow_day_month_swap`` and the
+    dates are the same with day and month swapped (a US/EU format mix-up).
+    """
+
+    enabled: bool = True
+    max_differing_parts: int = Field(1, ge=0, le=2)
+    allow_day_month_swap: bool = True
+
+
+class FirstNameRule(Section):
+    """When two standardised first names strongly disagree.
+
+    Both names are first mapped through ``nicknames`` (nickname -> canonical name, all
+    lower case, accents folded like ``first_name_std``). They are compatible when equal,
+    when one is a prefix of the other (``allow_prefix``: an initial or a short form), or
+    when their Levenshtein distance is at most ``max_edits`` *and* at most
+    ``max_edit_ratio`` of the longer name (so "jon"/"john" agree, "ana"/"eva" do not).
+    """
+
+    enabled: bool = True
+    max_edits: int = Field(2, ge=0)
+    max_edit_ratio: float = Field(0.34, ge=0.0, le=1.0)
+    allow_prefix: bool = True
+    nicknames: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("nicknames")
+    @classmethod
+    def _lower_case(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k, val in v.items() if k != k.strip().lower() or val != val.strip().lower()]
+        if bad:
+            raise ValueError(f"nicknames must be lower-case and trimmed like first_name_std; "
+                             f"found {bad[:5]}")
+        return v
+
+
+class CompatibilityConfig(Section):
+    """Which disagreements forbid two records from sharing a cluster (cannot-link)."""
+
+    birth_date: BirthDateRule = Field(default_factory=BirthDateRule)
+    first_name: FirstNameRule = Field(default_factory=FirstNameRule)
+    gender_must_agree: bool = False
+
+
+class ClusteringConfig(Section):
+    """How pairwise links become clusters of records (one cluster = one person)."""
+
+    match_threshold: float = Field(0.95, gt=0.0, le=1.0)
+    deterministic_kinds: list[str] | None = None
+    deterministic_weight: float = 30.0
+    max_component_size: int = Field(200, ge=2)
+    split_thresholds: list[float] = Field(default_factory=lambda: [0.99, 0.999])
+    max_iterations: int = Field(60, ge=1)
+    compatibility: CompatibilityConfig = Field(default_factory=CompatibilityConfig)
+
+    @model_validator(mode="after")
+    def _stricter_levels(self) -> ClusteringConfig:
+        levels = [self.match_threshold, *self.split_thresholds]
+        if any(b <= a for a, b in zip(levels, levels[1:], strict=False)) or levels[-1] > 1.0:
+            raise ValueError(f"split_thresholds must rise strictly above match_threshold "
+                             f"and stay <= 1; found {levels}")
+        return self
+
+
+SurvivorshipRule = Literal["source_priority", "most_recent", "most_frequent", "earliest"]
+
+GOLDEN_ATTRIBUTES: dict[str, str] = {
+    # golden column -> person_records column it survives from
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "first_name_std": "first_name_std",
+    "last_name_std": "last_name_std",
+    "email": "email_std",
+    "phone": "phone_e164",
+    "birth_date": "birth_date",
+    "gender": "gender",
+    "address": "address_std",
+    "postal_code": "postal_code",
+    "city": "city",
+    "country": "country",
+    "consent_email": "consent_email",
+    "consent_sms": "consent_sms",
+    "consent_profiling": "consent_profiling",
+}
+
+
+class AttributeRule(Section):
+    """The survivorship rules of one golden attribute, applied in order as tie-breakers.
+
+    ``source_priority`` overrides the global source order for this attribute.
+    """
+
+    rules: list[SurvivorshipRule] = Field(min_length=1)
+    source_priority: list[str] | None = None
+
+
+def _default_attribute_rules() -> dict[str, AttributeRule]:
+    recent = AttributeRule(rules=["most_recent"])
+    return {
+        "email": AttributeRule(rules=["source_priority", "most_recent"]),
+        "phone": AttributeRule(rules=["source_priority", "most_recent"]),
+        "birth_date": AttributeRule(rules=["most_frequent", "source_priority", "most_recent"]),
+        "gender": AttributeRule(rules=["most_frequent", "most_recent"]),
+        # consent is the latest statement the person made, wherever it was made
+        "consent_email": recent,
+        "consent_sms": recent,
+        "consent_profiling": recent,
+    }
+
+
+class SurvivorshipConfig(Section):
+    """Which value of each attribute the golden customer record keeps.
+
+    Rules (each one a tie-breaker for the previous; the record key breaks final ties):
+
+    * ``source_priority``: the first source in ``source_priority`` that has a value;
+    * ``most_recent``: the value with the latest ``observed_at``;
+    * ``most_frequent``: the value most records of the person carry;
+    * ``earliest``: the value first observed.
+
+    Empty values (null, blank) never survive.
+    """
+
+    default_rules: list[SurvivorshipRule] = Field(
+        default_factory=lambda: ["source_priority", "most_frequent", "most_recent"], min_length=1
+    )
+    source_priority: list[str] = Field(default_factory=list)
+    attributes: dict[str, AttributeRule] = Field(default_factory=_default_attribute_rules)
+
+    @field_validator("attributes")
+    @classmethod
+    def _known_attributes(cls, v: dict[str, AttributeRule]) -> dict[str, AttributeRule]:
+        unknown = sorted(set(v) - set(GOLDEN_ATTRIBUTES))
+        if unknown:
+            raise ValueError(f"unknown golden attribute(s) {unknown}; expected some of "
+                             f"{sorted(GOLDEN_ATTRIBUTES)}")
+        return v
+
+    def rules_for(self, attribute: str) -> tuple[list[str], list[str]]:
+        """The rules and the source order that decide ``attribute``."""
+        spec = self.attributes.get(attribute)
+        if spec is None:
+            return list(self.default_rules), list(self.source_priority)
+        order = spec.source_priority if spec.source_priority is not None else self.source_priority
+        return list(spec.rules), list(order)

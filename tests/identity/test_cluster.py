@@ -1,0 +1,160 @@
+"""Clustering: components, compatibility, no chaining, whole-frame assignments."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import types as T
+
+from vista.identity.cluster import (
+    CLUSTERS,
+    cluster_records,
+    connected_components,
+    record_links,
+    size_histogram,
+)
+from vista.identity.cluster_config import ClusteringConfig
+from vista.schemas import LINKS
+
+REC = T.StructType(
+    [
+        T.StructField("record_key", T.StringType(), False),
+        T.StructField("birth_date", T.DateType(), True),
+        T.StructField("first_name_std", T.StringType(), True),
+        T.StructField("gender", T.StringType(), True),
+    ]
+)
+D = dt.date
+
+
+def assertDataFrameEqual(got, expected):  # noqa: N802 - pyspark.testing needs pandas<3
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def _records(spark, rows):
+    return spark.createDataFrame(rows, REC)
+
+
+def _links(spark, rows):
+    return spark.createDataFrame(rows, LINKS)
+
+
+def test_connected_components_on_a_long_path_and_two_islands(spark):
+    # a path n00-n01-...-n11 (diameter 11) plus a triangle and a pair
+    path = [(f"n{i:02d}", f"n{i + 1:02d}") for i in range(11)]
+    edges = spark.createDataFrame(
+        [*path, ("x", "y"), ("y", "z"), ("z", "x"), ("q", "p")], "src string, dst string")
+    got = connected_components(edges, max_iterations=20)
+    expected = spark.createDataFrame(
+        [(f"n{i:02d}", "n00") for i in range(12)]
+        + [("x", "x"), ("y", "x"), ("z", "x"), ("p", "p"), ("q", "p")],
+        "node string, component string")
+    assertDataFrameEqual(got, expected)
+
+
+def test_chain_through_shared_identifiers_is_not_one_cluster(spark):
+    # a-b share a phone, b-c an email, c-d a common name; a and d were born years apart
+    recs = _records(spark, [
+        ("s:a", D(1960, 3, 1), "maria", None),
+        ("s:b", None, "maria", None),
+        ("s:c", None, None, None),
+        ("s:d", D(1991, 7, 9), "maria", None),
+    ])
+    links = _links(spark, [
+        ("s:a", "s:b", "deterministic:phone", None, None),
+        ("s:b", "s:c", "deterministic:email", None, None),
+        ("s:c", "s:d", "probabilistic", 8.0, 0.97),
+    ])
+    clusters, stats = cluster_records(recs, links, ClusteringConfig())
+    # greedy by weight: a-b (30) and b-c (30) merge first; c-d would bring d next to a
+    expected = spark.createDataFrame(
+        [("s:a", "s:a"), ("s:b", "s:a"), ("s:c", "s:a"), ("s:d", "s:d")], CLUSTERS)
+    assertDataFrameEqual(clusters, expected)
+    assert stats["components_split"] == 1
+
+
+def test_clean_triangle_and_weak_link_and_singleton(spark):
+    recs = _records(spark, [
+        ("s:1", D(1980, 1, 2), "jon", "m"),
+        ("s:2", D(1980, 2, 1), "john", "m"),  # day/month swap and a one-letter spelling
+        ("t:3", D(1980, 1, 2), "j", None),  # an initial
+        ("t:4", D(1980, 1, 2), "jon", "m"),  # only a weak link: stays alone
+        ("u:5", None, None, None),  # no links at all
+    ])
+    links = _links(spark, [
+        ("s:1", "s:2", "probabilistic", 9.0, 0.99),
+        ("s:2", "t:3", "probabilistic", 7.0, 0.96),
+        ("s:1", "t:3", "deterministic:loyalty_card", None, None),
+        ("s:1", "t:4", "probabilistic", 2.0, 0.6),
+    ])
+    clusters, stats = cluster_records(recs, links, ClusteringConfig())
+    expected = spark.createDataFrame(
+        [("s:1", "s:1"), ("s:2", "s:1"), ("t:3", "s:1"), ("t:4", "t:4"), ("u:5", "u:5")],
+        CLUSTERS)
+    assertDataFrameEqual(clusters, expected)
+    assert stats == {"edges_strong": 3, "components_split": 0, "records_fallback": 0}
+
+    how = record_links(clusters, links, ClusteringConfig())
+    expected_how = spark.createDataFrame(
+        [("s:1", "deterministic:loyalty_card", 1.0), ("s:2", "probabilistic", 0.99),
+         ("t:3", "deterministic:loyalty_card", 1.0), ("t:4", "singleton", None),
+         ("u:5", "singleton", None)],
+        "record_key string, link_kind string, match_probability double")
+    assertDataFrameEqual(how, expected_how)
+
+
+def test_two_families_through_a_landline_split_by_first_name_and_nicknames(spark):
+    cfg = ClusteringConfig.model_validate(
+        {"compatibility": {"first_name": {"nicknames": {"bob": "robert"}}}})
+    recs = _records(spark, [
+        ("a:1", D(1970, 5, 5), "robert", None),
+        ("b:1", D(1970, 5, 5), "bob", None),
+        ("a:2", D(1972, 8, 8), "ana", None),
+        ("b:2", None, "eva", None),
+        ("c:2", D(1972, 8, 8), "ana", None),
+    ])
+    links = _links(spark, [
+        ("a:1", "b:1", "probabilistic", 12.0, 0.999),  # nickname pair
+        ("a:1", "a:2", "deterministic:phone", None, None),  # shared landline
+        ("a:2", "c:2", "probabilistic", 11.0, 0.998),
+        ("b:2", "c:2", "deterministic:email", None, None),  # a family email to a sister
+    ])
+    clusters, _ = cluster_records(recs, links, cfg)
+    # the heaviest edges (30) are the landline and the family email, but they join people
+    # who disagree (robert/ana born 1970/1972, eva/ana): both merges are refused
+    expected = spark.createDataFrame(
+        [("a:1", "a:1"), ("b:1", "a:1"), ("a:2", "a:2"), ("c:2", "a:2"), ("b:2", "b:2")],
+        CLUSTERS)
+    assertDataFrameEqual(clusters, expected)
+
+
+def test_giant_component_is_split_by_stricter_edges(spark):
+    # a star of 6 records through one 0.96 hub link each, plus a strict pair inside
+    cfg = ClusteringConfig(max_component_size=3, split_thresholds=[0.99])
+    recs = _records(spark, [(f"k:{i}", None, None, None) for i in range(6)])
+    links = _links(spark, [("k:0", f"k:{i}", "probabilistic", 5.0, 0.96) for i in range(1, 6)]
+                   + [("k:1", "k:2", "probabilistic", 10.0, 0.995)])
+    clusters, stats = cluster_records(recs, links, cfg)
+    expected = spark.createDataFrame(
+        [("k:0", "k:0"), ("k:1", "k:1"), ("k:2", "k:1"), ("k:3", "k:3"), ("k:4", "k:4"),
+         ("k:5", "k:5")], CLUSTERS)
+    assertDataFrameEqual(clusters, expected)
+    assert stats["records_fallback"] == 0
+
+
+def test_size_histogram(spark):
+    clusters = spark.createDataFrame(
+        [("a", "a"), ("b", "a"), ("c", "c"), ("d", "d"), ("e", "d"), ("f", "d")], CLUSTERS)
+    assert size_histogram(clusters) == [
+        {"size": "1", "clusters": 1, "records": 1},
+        {"size": "2", "clusters": 1, "records": 2},
+        {"size": "3", "clusters": 1, "records": 3},
+        {"size": "max", "clusters": 1, "records": 3},
+    ]
+
+
+def test_threshold_levels_must_rise():
+    with pytest.raises(ValueError, match="split_thresholds"):
+        ClusteringConfig(match_threshold=0.99, split_thresholds=[0.95])
