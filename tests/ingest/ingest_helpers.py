@@ -82,3 +82,32 @@ def assert_rows(df: DataFrame, expected: list[tuple], order_by: list[str] | None
     exp = df.sparkSession.createDataFrame(expected, df.schema)
     assert_df_equality(df, exp, ignore_row_order=True, ignore_nullable=True,
                        ignore_column_order=False)
+
+
+def make_ctx(spark: SparkSession, lake_root: Path, cfg: IngestConfig, lake=None, **options):
+    """A RunContext for the ingest stage alone (quality gates off unless asked)."""
+    from types import SimpleNamespace
+
+    from vista.lake import Lake
+    from vista.manifest import RunManifest
+    from vista.runtime import RunContext
+
+    lake = lake or Lake(spark, str(lake_root))
+    return RunContext(spark=spark, config=SimpleNamespace(ingest=cfg), lake=lake,
+                      manifest=RunManifest(run_id="test"), run_id="test",
+                      options={"quality": False, **options})
+
+
+def comparable(df: DataFrame, drop: tuple[str, ...] = ("_ingested_at",)) -> DataFrame:
+    """Columns sorted by name, load-time columns dropped, maps as sorted JSON (sortable)."""
+    from pyspark.sql import types as T
+
+    cols = []
+    for f in sorted(df.schema.fields, key=lambda f: f.name):
+        if f.name in drop:
+            continue
+        c = F.col(f.name)
+        if isinstance(f.dataType, T.MapType):
+            c = F.to_json(F.array_sort(F.map_entries(c)))
+        cols.append(c.alias(f.name))
+    return df.select(*cols)

@@ -125,7 +125,7 @@ def run(ctx: RunContext) -> dict[str, int | float]:
         "quarantined": sum(c.quarantined for c in per_source.values()),
     }
     ctx.manifest.record_metrics(
-        "ingest", {"sources": {n: describe(c) for n, c in per_source.items()}, **counts})
+        "ingest", {"per_source": {n: describe(c) for n, c in per_source.items()}, **counts})
     enabled = [s for s in cfg.sources if s.enabled]
     counts.update(silver.publish(ctx.lake, cfg, enabled, gates[1]))
     ctx.manifest.record_metrics("ingest", counts)
