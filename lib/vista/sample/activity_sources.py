@@ -14,6 +14,14 @@ from vista.sample.pools import TIERS, Catalogue, content_titles, query_table
 from vista.sample.sinks import inject_bad_rows
 
 _CATS = np.array(PRODUCT_CATEGORIES, dtype=object)
+_S = pa.string()
+ORDERS_SCHEMA = pa.schema([("order_id", _S), ("account_id", _S), ("order_ts", pa.timestamp("ms", tz="UTC")),
+                           ("currency", _S), ("total_amount", pa.float64()), ("discount_amount", pa.float64()),
+                           ("items", pa.int32()), ("status", _S)])
+LINES_SCHEMA = pa.schema([("order_id", _S), ("line_no", pa.int32()), ("sku", _S), ("category", _S),
+                          ("brand", _S), ("price_tier", _S), ("quantity", pa.int32()),
+                          ("unit_price", pa.float64()), ("line_amount", pa.float64()), ("promo", pa.bool_()),
+                          ("currency", _S)])
 _CONTENT = np.array(CONTENT_CATEGORIES, dtype=object)
 
 
@@ -83,10 +91,10 @@ def ecommerce_orders(c: Chunk, buys: pd.DataFrame, lines: pd.DataFrame, cat: Cat
         bad = inject_bad_rows(o, [("negative_amount", "total_amount"), ("unknown_currency", "currency"),
                                   ("missing_required_key", "account_id"), ("impossible_date", "order_ts")],
                               c.params.bad_row_rate, rng, typed=True)
-        c.sinks.parquet(f"ecommerce/orders_{y}.parquet", pa.Table.from_pandas(o, preserve_index=False),
+        c.sinks.parquet(f"ecommerce/orders_{y}.parquet", pa.Table.from_pandas(o, schema=ORDERS_SCHEMA, preserve_index=False),
                         bad, o["order_id"].to_numpy())
         bad = inject_bad_rows(line, [("negative_amount", "line_amount")], c.params.bad_row_rate, rng, typed=True)
-        c.sinks.parquet(f"ecommerce/order_lines_{y}.parquet", pa.Table.from_pandas(line, preserve_index=False),
+        c.sinks.parquet(f"ecommerce/order_lines_{y}.parquet", pa.Table.from_pandas(line, schema=LINES_SCHEMA, preserve_index=False),
                         bad, line["order_id"].to_numpy())
     return [pd.DataFrame({"source": "ecommerce", "order_id": ids, "person_id": c.people["person_id"].to_numpy()[pos],
                           "day": day, "amount_eur": np.bincount(li, amount / fx[li], n)})]

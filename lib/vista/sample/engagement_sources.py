@@ -60,7 +60,8 @@ def email_events(c: Chunk, contacts: pd.DataFrame) -> None:
                                   "day": day[m] + lag * rng.random(int(m.sum())) * (ev != "sent")}))
     ev = pd.concat(rows).sort_values(["day", "k"], kind="stable")
     k = ev["k"].to_numpy()
-    shown = rd.noisy_email(addr, p.noise["email"], rng)
+    _, firsts, inv = np.unique(sub_no, return_index=True, return_inverse=True)
+    shown = rd.noisy_email(addr[firsts], p.noise["email"], rng)[inv]  # one spelling per subscriber
     ts = rd.to_ts(c.period.start, ev["day"].to_numpy())
     df = rd.frame({
         "subscriber_id": sub_id[k], "email_address": shown[k],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -102,9 +102,7 @@ def generate_sample_lake(out: str | Path, customers: int, seed: int = 7,
     """
     _validate(customers, months, bad_row_rate, holdout_months)
     t0 = time.perf_counter()
-    p = params or SampleParams()
-    from dataclasses import replace
-    p = replace(p, bad_row_rate=bad_row_rate)
+    p = replace(params or SampleParams(), bad_row_rate=bad_row_rate)
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     for folder in FOLDERS:
