@@ -50,8 +50,10 @@ def build_session(cfg: SparkConfig) -> SparkSession:
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(cfg.app_name)
+    launch: dict[str, str] = {"spark.app.name": cfg.app_name}
     if not _under_spark_submit():
         builder = builder.master(cfg.master).config("spark.driver.memory", cfg.driver_memory)
+        launch.update({"spark.master": cfg.master, "spark.driver.memory": cfg.driver_memory})
     jars = [j for j in [_splink_jar(), *cfg.jars] if j]
     settings: dict[str, str] = {
         "spark.sql.shuffle.partitions": str(cfg.shuffle_partitions),
@@ -65,15 +67,17 @@ def build_session(cfg: SparkConfig) -> SparkSession:
     if jars:
         settings["spark.jars"] = ",".join(jars)
     settings.update({k: str(v) for k, v in cfg.conf.items()})
+    settings.update(_delta_settings({**launch, **settings}))
     for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(cfg.log_level)
-    if delta_jvm_available(spark):
-        # The extension must be set before the session exists; warn if a user's session lacks it.
-        if spark.conf.get("spark.sql.extensions", "") != _DELTA_EXTENSION:
-            log.info("Delta JVM classes present; set spark.sql.extensions=%s in the submit",
-                     _DELTA_EXTENSION)
+    if delta_jvm_available(spark) and _DELTA_EXTENSION not in spark.conf.get(
+            "spark.sql.extensions", ""):
+        # A session that existed before build_session keeps its static confs.
+        log.warning("Delta JVM classes present but the session lacks spark.sql.extensions=%s "
+                    "(it was created elsewhere); set it and spark.sql.catalog.spark_catalog=%s "
+                    "where that session is built", _DELTA_EXTENSION, _DELTA_CATALOG)
     checkpoint = cfg.checkpoint_dir
     if checkpoint and not checkpoint.startswith(("s3", "gs:", "abfs", "hdfs", "dbfs")):
         Path(checkpoint).mkdir(parents=True, exist_ok=True)
@@ -82,13 +86,44 @@ def build_session(cfg: SparkConfig) -> SparkSession:
     return spark
 
 
+def _delta_settings(settings: dict[str, str]) -> dict[str, str]:
+    """Delta's session extension and catalog, only when Delta's classes will be loaded.
+
+    Both are static: they must be in the conf the session is created with. A missing
+    extension class only logs a warning, but a missing ``spark_catalog`` class breaks every
+    catalog lookup (``Cannot find catalog plugin class for catalog 'spark_catalog'``). So
+    the JVM is started first (with the jars from ``settings``, or attached under
+    spark-submit), the class is looked up there, and only then are the two settings added.
+    """
+    from pyspark import SparkConf, SparkContext
+
+    if SparkContext._active_spark_context is not None:
+        return {}  # getOrCreate returns the running session; its static confs are fixed
+    conf = SparkConf()
+    for key, value in settings.items():
+        conf.set(key, value)
+    SparkContext._ensure_initialized(conf=conf)
+    if not _class_loadable(SparkContext._jvm, "io.delta.tables.DeltaTable"):
+        return {}
+    extensions = [e for e in settings.get("spark.sql.extensions", "").split(",") if e.strip()]
+    out = {"spark.sql.extensions": ",".join(dict.fromkeys([*extensions, _DELTA_EXTENSION]))}
+    if "spark.sql.catalog.spark_catalog" not in settings:
+        out["spark.sql.catalog.spark_catalog"] = _DELTA_CATALOG
+    log.info("Delta JVM classes found: session gets Delta's extension and catalog")
+    return out
+
+
+def _class_loadable(jvm, name: str) -> bool:  # noqa: ANN001 - py4j JVMView
+    try:
+        jvm.java.lang.Class.forName(name, True, jvm.Thread.currentThread().getContextClassLoader())
+        return True
+    except Exception:
+        return False
+
+
 def delta_jvm_available(spark: SparkSession) -> bool:
     """Whether Delta Lake's JVM classes (delta-spark) are loaded in this session."""
     try:
-        jvm = spark.sparkContext._jvm
-        jvm.java.lang.Class.forName(
-            "io.delta.tables.DeltaTable", True, jvm.Thread.currentThread().getContextClassLoader()
-        )
-        return True
+        return _class_loadable(spark.sparkContext._jvm, "io.delta.tables.DeltaTable")
     except Exception:
         return False
