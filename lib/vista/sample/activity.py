@@ -115,8 +115,8 @@ def web_sessions(people: pd.DataFrame, params: SampleParams, period: Period,
 
 def web_events(sessions: pd.DataFrame, people: pd.DataFrame, params: SampleParams,
                prod_prob: np.ndarray, content_prob: np.ndarray,
-               rng: np.random.Generator) -> pd.DataFrame:
-    """Events of each session: type, seconds offset, product or content category."""
+               rng: np.random.Generator, period_days: int) -> pd.DataFrame:
+    """Events of each session: type, time, product or content category (inside the period)."""
     si = np.repeat(np.arange(len(sessions)), sessions["n_events"].to_numpy())
     pos = sessions["pos"].to_numpy()[si]
     ls = people["lifestyle_idx"].to_numpy()[pos]
@@ -130,8 +130,9 @@ def web_events(sessions: pd.DataFrame, people: pd.DataFrame, params: SampleParam
     starts = np.cumsum(sessions["n_events"].to_numpy()) - sessions["n_events"].to_numpy()
     cs = np.cumsum(secs)
     offset = cs - np.repeat(cs[starts], sessions["n_events"].to_numpy())
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "session_idx": si, "pos": pos, "type": etype, "is_content": content,
         "product_cat": pcat, "content_cat": ccat,
         "day": sessions["start"].to_numpy()[si] + offset / 86400.0,
     })
+    return out[out["day"].to_numpy() < period_days].reset_index(drop=True)

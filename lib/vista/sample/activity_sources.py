@@ -159,7 +159,7 @@ def web(c: Chunk, sessions: pd.DataFrame, events: pd.DataFrame, devs: pd.DataFra
     key = sessions["pos"].to_numpy() * 8 + sessions["device_k"].to_numpy()
     dev = devs.set_index(devs["pos"].to_numpy() * 8 + devs["device_k"].to_numpy())
     cookie = dev["cookie_id"].reindex(key).to_numpy()
-    used = dev.loc[np.unique(key)]  # only cookies that show up in the events
+    used = dev.loc[np.unique(key[np.unique(si)])]  # only cookies that show up in events
     c.add_truth("web", "cookie_id", used["cookie_id"].to_numpy(), used["pos"].to_numpy())
     dtype = dev["device_type"].reindex(key).to_numpy()
     first_acct = accounts[~accounts["dup"]].set_index("pos")["account_id"]

@@ -10,6 +10,7 @@ import pandas as pd
 from vista.sample import render as rd
 from vista.sample import textnoise as tn
 from vista.sample.identity_sources import Chunk, email_at
+from vista.sample.identity_sources import home_phone_sometimes as isrc_home_phone
 from vista.sample.params import CONTENT_CATEGORIES
 
 TOPICS = np.array(["entrega", "devolucion", "facturacion", "calidad_producto", "cuenta",
@@ -106,7 +107,8 @@ def support(c: Chunk, n_purchases: np.ndarray) -> None:
         "status": np.where(is_open, "open", "closed"), "channel": chan,
         "topic": TOPICS[rng.integers(0, TOPICS.size, n)],
         "requester_name": name,
-        "requester_email": ident["email"], "requester_phone": ident["phone"],
+        "requester_email": ident["email"],
+        "requester_phone": isrc_home_phone(people, pos, ident["phone"], p, rng),
         "csat": csat, "complaint": rng.random(n) < 0.05 + 0.4 * (5 - sat[pos]) / 4,
     })
     none = df["requester_email"].isna() & df["requester_phone"].isna()

@@ -85,6 +85,13 @@ def landline(people: pd.DataFrame, pos: np.ndarray, p: SampleParams,
     return out
 
 
+def home_phone_sometimes(people: pd.DataFrame, pos: np.ndarray, phone: np.ndarray,
+                         p: SampleParams, rng: np.random.Generator) -> np.ndarray:
+    """Some people give the household landline instead of their mobile."""
+    land = landline(people, pos, p, rng)
+    return np.where(pd.notna(land) & (rng.random(pos.size) < p.landline_given_rate), land, phone)
+
+
 def crm(c: Chunk) -> pd.DataFrame:
     """Quarterly full exports ``crm/contacts_<date>.csv`` (``;``-separated).
 
@@ -152,7 +159,7 @@ def loyalty(c: Chunk, spend_eur: np.ndarray) -> pd.DataFrame:
     df = rd.frame({
         "card_number": ids,
         "full_name": rd.tn.join_words(ident["first"], ident["last"]),
-        "phone": ident["phone"], "email": ident["email"],
+        "phone": home_phone_sometimes(people, pos, ident["phone"], p, rng), "email": ident["email"],
         "birth_date": rd.compact_date(ident["birth"]), "tier": tier,
         "enrolled_on": rd.dmy(c.period.start + enrolled.astype("timedelta64[D]"), "-"),
     })

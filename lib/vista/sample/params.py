@@ -189,6 +189,7 @@ class SampleParams:
     twin_rate: float = 0.05  # households of >= 2 whose 2nd member is the 1st's twin
     namesake_rate: float = 0.015  # persons who get the full name of someone unrelated
     landline_rate: float = 0.45  # households with a landline
+    landline_given_rate: float = 0.25  # loyalty/support records giving the landline instead
     family_email_rate: float = 0.12  # households of >= 2 sharing one family e-mail
     move_rate: float = 0.15  # households that move once during the period
     # --- persons

@@ -151,8 +151,9 @@ def _fragment(col: pd.Series) -> pa.Array:
     except (pa.ArrowTypeError, pa.ArrowInvalid):  # mixed types (bad rows): small tables only
         return pa.array([json.dumps(v, ensure_ascii=False) if v is not None and v == v else "null"
                          for v in col.to_numpy(dtype=object)], pa.string())
-    esc = pc.replace_substring(pc.replace_substring(arr, "\\", "\\\\"), '"', '\\"')
-    quoted = pc.binary_join_element_wise('"', esc, '"', "")
+    if pc.any(pc.match_substring_regex(arr, r'["\\]')).as_py():
+        arr = pc.replace_substring(pc.replace_substring(arr, "\\", "\\\\"), '"', '\\"')
+    quoted = pc.binary_join_element_wise('"', arr, '"', "")
     return pc.fill_null(quoted, "null")
 
 
