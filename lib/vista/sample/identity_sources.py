@@ -103,6 +103,9 @@ def crm(c: Chunk) -> pd.DataFrame:
     acq = people["acq_day"].to_numpy()[pos]
     created = np.where(dup, np.maximum(acq, 0) + rng.integers(30, 600, pos.size),
                        np.minimum(acq, c.period.days - 1) - rng.integers(0, 20, pos.size))
+    days = export_days(c.period, p.crm_export_every_months)
+    seen = created <= int((days[-1] - c.period.start).astype(int))  # in at least one export
+    pos, dup, created = pos[seen], dup[seen], created[seen]
     ids = rd.chunk_ids("C", pos.size, c.no, rng, 8)
     order = np.argsort(ids)
     pos, dup, created, ids = pos[order], dup[order], created[order], ids[order]
@@ -117,7 +120,7 @@ def crm(c: Chunk) -> pd.DataFrame:
     country[rng.random(pos.size) < 0.03] = None
     land = landline(people, pos, p, rng)
     start = c.period.start
-    for day in export_days(c.period, p.crm_export_every_months):
+    for day in days:
         d = int((day - start).astype(int))
         m = created <= d
         q = pos[m]
@@ -153,6 +156,8 @@ def loyalty(c: Chunk, spend_eur: np.ndarray) -> pd.DataFrame:
     acq = np.maximum(people["acq_day"].to_numpy()[pos], -700)
     enrolled = acq + rng.integers(0, 120, pos.size)
     enrolled = np.where(dup, np.maximum(enrolled, 0) + rng.integers(60, 500, pos.size), enrolled)
+    seen = enrolled < c.period.days  # the file is a snapshot at the period end
+    pos, dup, enrolled = pos[seen], dup[seen], enrolled[seen]
     ids = rd.chunk_ids("", pos.size, c.no, rng, 10)
     ident = rd.render_identity(people, pos, email_at(people, pos, enrolled), p.noise["loyalty"], p, rng)
     tier = np.array(["BRONCE", "PLATA", "ORO"], dtype=object)[np.digitize(spend_eur[pos], [300, 1200])]
@@ -182,6 +187,8 @@ def accounts(c: Chunk, online_buyer: np.ndarray) -> pd.DataFrame:
     created = np.minimum(people["acq_day"].to_numpy()[pos], c.period.days - 1) - rng.integers(0, 10, pos.size)
     created = np.where(dup, np.maximum(created, 0) + rng.integers(30, 500, pos.size), created).astype(float)
     created += rng.random(pos.size)
+    seen = created < c.period.days  # the file is a snapshot at the period end
+    pos, dup, created = pos[seen], dup[seen], created[seen]
     emails = email_at(people, pos, created)
     ids = rd.chunk_ids("", pos.size, c.no, rng, 9)
     ident = rd.render_identity(people, pos, emails, p.noise["ecommerce"], p, rng)
