@@ -189,6 +189,25 @@ def test_every_bad_row_kind_is_planted_and_tagged(lake: Path, truth) -> None:
             assert value not in {"EUR", "MXN", "ARS", "COP", "CLP", "USD", "GBP"}
 
 
+def test_parquet_bad_rows_point_at_the_right_row(lake: Path, truth) -> None:
+    bad = truth["bad_rows"].query("file == 'ecommerce/orders_2024.parquet'")
+    orders = pd.read_parquet(lake / "ecommerce/orders_2024.parquet")
+    assert len(bad) > 0
+    for row in bad.itertuples():
+        got = orders.iloc[row.record_no - 1]
+        assert got["order_id"] == row.record_id
+        value = got[row.column]
+        if row.kind == "negative_amount":
+            assert value < 0
+        elif row.kind == "impossible_date":
+            assert value.year == 1900
+        elif row.kind == "missing_required_key":
+            assert pd.isna(value)
+        elif row.kind == "unknown_currency":
+            assert value not in {"EUR", "MXN", "ARS", "COP", "CLP", "USD", "GBP"}
+    assert (orders.drop(index=bad["record_no"] - 1)["total_amount"] >= 0).all()
+
+
 def test_only_tagged_json_lines_are_broken(lake: Path, truth) -> None:
     tagged = truth["bad_rows"].query("kind == 'truncated_json'")
     for file in ("ecommerce/accounts.jsonl", "web/events_2024-06.jsonl"):
