@@ -49,6 +49,12 @@ class SampleSummary:
         """A JSON-ready dict."""
         return asdict(self)
 
+    def table(self) -> str:
+        """A small text table (folder, files, rows) for the console."""
+        lines = [f"{'folder':<14}{'files':>7}{'rows':>12}"]
+        lines += [f"{f:<14}{self.files[f]:>7}{self.rows[f]:>12,}" for f in self.rows]
+        return "\n".join(lines)
+
 
 def _add_months(d: date, months: int) -> date:
     y, m = divmod(d.month - 1 + months, 12)
