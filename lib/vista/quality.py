@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 MAX_EXAMPLES = 5
+MAX_EXAMPLE_CHARS = 80
 #: Well-formed address after vista.standardise.std_email (Java regex syntax for Spark).
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)*\.[^@\s.]{2,}$"
 MASKED = "***"
@@ -282,7 +283,8 @@ def gate(
     with _LOCK:
         ctx = _context()
         vd = _validation_definition(ctx, table, specs)
-        if persist:
+        own_cache = persist and not df.is_cached  # never drop a cache the caller made
+        if own_cache:
             df = df.persist()
         try:
             res = vd.run(
@@ -290,7 +292,7 @@ def gate(
                 result_format={"result_format": "BASIC", "partial_unexpected_count": MAX_EXAMPLES},
             )
         finally:
-            if persist:
+            if own_cache:
                 df.unpersist()
         rows = [_one_result(r, pii) for r in res.results]
         docs = _write_docs(ctx, vd, res, data_docs_dir) if data_docs_dir else None
@@ -356,7 +358,9 @@ def _one_result(r: Any, pii: set[str]) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if isinstance(value, str):
+        return value if len(value) <= MAX_EXAMPLE_CHARS else value[:MAX_EXAMPLE_CHARS] + "..."
+    if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]

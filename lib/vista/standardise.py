@@ -105,9 +105,13 @@ class StandardiseConfig(BaseModel):
             "uk": "GB", "england": "GB", "scotland": "GB", "wales": "GB",
             "great britain": "GB", "gran bretana": "GB", "gra bretanha": "GB",
             "usa": "US", "eeuu": "US", "ee uu": "US", "eua": "US", "united states": "US",
-            "estados unidos de america": "US", "holland": "NL", "holanda": "NL",
+            "estados unidos de america": "US", "estados unidos da america": "US",
+            "holland": "NL", "holanda": "NL", "uae": "AE", "ivory coast": "CI",
         }  # fmt: skip
     )
+    country_name_languages: tuple[str, ...] = (
+        "es", "pt", "pt_BR", "ca", "gl", "eu", "fr", "de", "it", "nl",
+    )  # fmt: skip
     true_values: tuple[str, ...] = ("1", "y", "yes", "t", "true", "s", "si", "sim", "on")
     false_values: tuple[str, ...] = ("0", "n", "no", "f", "false", "nao", "off")
     postal_code_digits: dict[str, int] = Field(
@@ -423,26 +427,33 @@ def std_postal_code(
     return F.when(width.isNotNull() & c.rlike(r"^\d+$") & (F.length(c) < width), padded).otherwise(c)
 
 
-def _country_lookup(aliases: Mapping[str, str]) -> dict[str, str]:
-    """Folded name or code → ISO2, from pycountry (codes, English names) and the
-    ``phonenumbers`` territory names in ~60 languages. Ambiguous names are dropped."""
+def _country_lookup(aliases: Mapping[str, str], languages: Sequence[str]) -> dict[str, str]:
+    """Folded name or code → ISO2. Sources: pycountry (alpha-2/3 codes, English names,
+    and its ISO 3166 translations in ``languages``) and the territory names that ship
+    with ``phonenumbers``. A name claimed by two countries is dropped, never guessed."""
+    import gettext
+
     import pycountry
     from phonenumbers.geodata.locale import LOCALE_DATA
 
     candidates: dict[str, set[str]] = {}
 
     def add(name: str | None, code: str) -> None:
-        if name:
-            key = _fold_py(name)
-            if key:
-                candidates.setdefault(key, set()).add(code)
+        key = _fold_py(name) if name else ""
+        if key:
+            candidates.setdefault(key, set()).add(code)
 
+    translators = [gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang],
+                                       fallback=True) for lang in languages]  # fmt: skip
     for c in pycountry.countries:
-        for name in (c.alpha_2, c.alpha_3, c.name, getattr(c, "official_name", None),
-                     getattr(c, "common_name", None)):  # fmt: skip
+        names = [c.alpha_2, c.alpha_3, c.name, getattr(c, "official_name", None),
+                 getattr(c, "common_name", None)]  # fmt: skip
+        for name in [n for n in names[2:] if n]:
+            names += [t.gettext(name) for t in translators]
+        for name in names:
             add(name, c.alpha_2)
-    for code, names in LOCALE_DATA.items():
-        for name in names.values():
+    for code, by_lang in LOCALE_DATA.items():
+        for name in by_lang.values():
             if not name.startswith("*"):  # "*xx" = same as language xx
                 add(name, code)
     lookup = {k: next(iter(v)) for k, v in candidates.items() if len(v) == 1}
@@ -459,11 +470,14 @@ def _fold_py(text: str) -> str:
     return " ".join(w.strip("'-") for w in text.split() if w.strip("'-"))
 
 
-_COUNTRY_CACHE: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+_COUNTRY_CACHE: dict[tuple[object, ...], dict[str, str]] = {}
 
 
 def std_country(
-    col: ColumnOrName, default: str | None = None, aliases: Mapping[str, str] | None = None
+    col: ColumnOrName,
+    default: str | None = None,
+    aliases: Mapping[str, str] | None = None,
+    languages: Sequence[str] | None = None,
 ) -> Column:
     """ISO 3166-1 alpha-2 code from a code (``ES``, ``ESP``) or a name in many languages
     (``"España"``, ``"Spain"``, ``"Espanha"``, ``"México"``), as a Spark map lookup.
@@ -474,14 +488,18 @@ def std_country(
             is present but not recognised gives null, never a guess.
         aliases: Extra folded name → ISO2 entries (``"uk" → "GB"``); default
             ``StandardiseConfig().country_aliases``.
+        languages: Languages of pycountry's name translations to accept (English and the
+            ``phonenumbers`` names always are); default
+            ``StandardiseConfig().country_name_languages``.
 
     Returns:
         The ISO2 code column.
     """
     alias = dict(DEFAULTS.country_aliases if aliases is None else aliases)
-    key = tuple(sorted(alias.items()))
+    langs = tuple(DEFAULTS.country_name_languages if languages is None else languages)
+    key = (tuple(sorted(alias.items())), langs)
     if key not in _COUNTRY_CACHE:
-        _COUNTRY_CACHE[key] = _country_lookup(alias)
+        _COUNTRY_CACHE[key] = _country_lookup(alias, langs)
     folded = fold_text(col)
     code = F.try_element_at(_literal_map(_COUNTRY_CACHE[key]), folded)
     if default is None:
