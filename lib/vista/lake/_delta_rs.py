@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from vista.errors import LakeError
+from vista.errors import LakeError, UnsupportedTableFeature
 from vista.lake import _commit, _cow, _features, _files
 from vista.lake._commit import Commit, DataFile
 from vista.lake._engine import Outcome
@@ -53,7 +53,12 @@ class DeltaRsEngine:
         except TableNotFoundError:
             return None
         except DeltaError as exc:
-            if version is not None and "version" in str(exc).lower():
+            text = str(exc).lower()
+            if "feature" in text or "protocol" in text:
+                raise UnsupportedTableFeature(
+                    f"delta-rs cannot open the table at {path}: {exc}. Use the delta-spark "
+                    "engine for this table.") from exc
+            if version is not None and "version" in text:
                 raise LakeError(f"table at {path} has no version {version}: {exc}") from exc
             raise LakeError(f"cannot open Delta table at {path}: {exc}") from exc
 
@@ -181,6 +186,13 @@ class DeltaRsEngine:
         if missing:
             raise LakeError(f"overwrite {name!r}: partition column(s) {missing} are not in the "
                             f"data (columns: {df.columns}).")
+        current = dt.metadata().partition_columns
+        if list(parts) != list(current):
+            # delta-rs keeps a table's partition columns across an overwrite commit.
+            raise LakeError(
+                f"overwrite {name!r}: the table is partitioned by {current}; the delta-rs "
+                f"engine cannot change that to {list(parts)} in place. Write a new table, or "
+                "delete this one's folder first.")
         schema = _cow.as_nullable(df.schema)
         commit = Commit(adds=(), mode="overwrite", schema_json=schema.json(),
                         partition_by=tuple(parts), operation="overwrite")

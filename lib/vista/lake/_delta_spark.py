@@ -106,7 +106,10 @@ class DeltaSparkEngine:
         tag = _tag("overwrite")
         writer = (df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
                   .option("userMetadata", tag))
-        if partition_by is not None:
+        if partition_by is None and self.exists(path):
+            # Keep the table's partitioning, as the delta-rs engine does.
+            partition_by = list(self._table(path).detail().first()["partitionColumns"])
+        if partition_by:
             writer = writer.partitionBy(*partition_by)
         writer.save(path)
         return self._outcome(path, tag)
