@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ingest_helpers import EVENTS_SOURCE, ORDERS_SOURCE, assert_rows, make_config, read_batch, write
 from pyspark.sql import functions as F
 
-from ingest_helpers import EVENTS_SOURCE, ORDERS_SOURCE, make_config, read_batch, write, assert_rows
 from vista.ingest.validate import split_rows
 
 ORDERS_CSV = """order_id,customer,ordered_at,total,cur

@@ -11,7 +11,8 @@ A mapping value (:data:`FieldMap`) is one of:
 * a raw field name (``email``) - the field as read;
 * any Spark SQL expression (``concat(first, ' ', last)``, ``'web'`` for a constant);
 * a mapping ``{field: x}``, ``{expr: "..."}`` or ``{literal: v}``, optionally with
-  ``formats: [...]`` (Java date-time patterns) for a date or timestamp target.
+  ``formats: [...]`` (Spark date-time patterns) for a date or timestamp target, or
+  ``true_values``/``false_values`` (folded words) for a boolean target.
 
 Example (YAML)::
 
@@ -57,6 +58,8 @@ class FieldSpec(Section):
     expr: str | None = None
     literal: str | int | float | bool | None = None
     formats: list[str] | None = None
+    true_values: list[str] | None = None
+    false_values: list[str] | None = None
 
     @model_validator(mode="after")
     def _one_of(self) -> FieldSpec:

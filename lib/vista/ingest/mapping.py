@@ -115,7 +115,8 @@ def typed_column(spec: FieldMap, raw_fields: set[str], target: T.DataType) -> Co
     """The mapping value converted to the canonical type; null when it does not convert.
 
     Dates and timestamps use ``formats`` when given (``parse_date``/``parse_timestamp``),
-    booleans go through ``std_bool`` (yes/no words in several languages), numbers are
+    booleans go through ``std_bool`` (yes/no words in several languages, or the mapping's
+    ``true_values``/``false_values``; an unknown word is null, not an error), numbers are
     ``try_cast`` after trimming, so a bad value is null here and flagged by validation.
     """
     raw = raw_column(spec, raw_fields)
@@ -123,6 +124,8 @@ def typed_column(spec: FieldMap, raw_fields: set[str], target: T.DataType) -> Co
     if isinstance(target, (T.DateType, T.TimestampType)) and formats:
         return (parse_date if isinstance(target, T.DateType) else parse_timestamp)(raw, formats)
     if isinstance(target, T.BooleanType):
+        if isinstance(spec, FieldSpec) and (spec.true_values or spec.false_values):
+            return std_bool(raw, spec.true_values, spec.false_values)
         return std_bool(raw)
     if isinstance(target, T.StringType):
         return F.trim(raw.cast("string"))

@@ -9,7 +9,7 @@ row's ``reason``; all that fire are in ``reasons``):
 2. ``missing_key`` - a declared key field is null or blank;
 3. ``missing_required`` - a required raw field, or a canonical field an output needs
    (``ts``, ``channel``, ``line_no`` ...), is null or blank;
-4. ``bad_date`` / ``bad_number`` / ``bad_boolean`` - a mapped value is present but does
+4. ``bad_date`` / ``bad_number`` - a mapped value is present but does
    not convert to its canonical type (a date that fits none of the formats, ``"12,5x"``
    for an amount);
 5. ``unknown_currency`` - an order or order-line currency not in ``currency_rates``;
@@ -52,8 +52,8 @@ def _type_reason(dtype: T.DataType) -> str | None:
         return "bad_date"
     if isinstance(dtype, T.NumericType):
         return "bad_number"
-    if isinstance(dtype, T.BooleanType):
-        return "bad_boolean"
+    # Booleans are not checked: an unknown consent word is null (= no consent), and the
+    # record stays usable for identity resolution.
     return None
 
 
