@@ -238,6 +238,9 @@ def std_email(
 ) -> Column:
     """Trim and lower-case an email; null when it is not a well-formed address.
 
+    A ``mailto:`` prefix and whitespace inside the address (copy-paste artefacts) are
+    removed before the check.
+
     Args:
         col: A string column.
         canonicalise: Also apply provider rules for matching: at the ``providers``
