@@ -122,7 +122,7 @@ def pair_edges(links: DataFrame, cfg: ClusteringConfig) -> DataFrame:
 # --------------------------------------------------------------------------- components
 
 
-def _checkpoint(df: DataFrame) -> DataFrame:
+def break_lineage(df: DataFrame) -> DataFrame:
     """Materialise and cut lineage (reliable checkpoint into the session's directory)."""
     spark = df.sparkSession
     if spark.sparkContext.getCheckpointDir():
@@ -192,13 +192,13 @@ def connected_components(edges: DataFrame, max_iterations: int = 60) -> DataFram
     Raises:
         ClusteringError: The graph did not converge within ``max_iterations`` rounds.
     """
-    current = _checkpoint(
+    current = break_lineage(
         edges.select(F.least("src", "dst").alias("a"), F.greatest("src", "dst").alias("b"))
         .where(F.col("a") != F.col("b"))
         .distinct()
     )
     for round_no in range(1, max_iterations + 1):
-        current = _checkpoint(_small_star(_large_star(current)))
+        current = break_lineage(_small_star(_large_star(current)))
         if _is_star_forest(current):
             log.info("connected components converged after %d round(s)", round_no)
             break
@@ -262,7 +262,7 @@ def bounded_components(strong: DataFrame, cfg: ClusteringConfig) -> tuple[DataFr
             level_edges.select(F.col("record_key_l").alias("src"), F.col("record_key_r").alias("dst")),
             cfg.max_iterations,
         )
-        sized = _checkpoint(
+        sized = break_lineage(
             comp.withColumn("size", F.count("*").over(Window.partitionBy("component")))
         )
         done.append(sized.where(F.col("size") <= cap).select(
@@ -462,11 +462,11 @@ def cluster_records(
     edges = pair_edges(links, cfg).where("strong")
     edges = edges.join(keys.withColumnRenamed("record_key", "record_key_l"), "record_key_l",
                        how="left_semi")
-    edges = _checkpoint(edges.join(keys.withColumnRenamed("record_key", "record_key_r"),
+    edges = break_lineage(edges.join(keys.withColumnRenamed("record_key", "record_key_r"),
                                    "record_key_r", how="left_semi"))
     components, n_fallback = bounded_components(edges, cfg)
-    components = _checkpoint(components)
-    conflicts = _checkpoint(incompatible_pairs(components, records, cfg.compatibility))
+    components = break_lineage(components)
+    conflicts = break_lineage(incompatible_pairs(components, records, cfg.compatibility))
     conflicted = conflicts.select("component").distinct()
     clean = components.join(conflicted, on="component", how="left_anti").select(
         "record_key", F.col("component").alias("cluster_id"))

@@ -1,0 +1,65 @@
+"""The ``identity`` section of vista's configuration: linking + clustering + survivorship.
+
+YAML shape (every key optional; see each section's module for its keys)::
+
+    identity:
+      linking: {...}          # vista.identity.linking_config.LinkingConfig
+      clustering: {...}       # vista.identity.cluster_config.ClusteringConfig
+      survivorship: {...}     # vista.identity.cluster_config.SurvivorshipConfig
+      uid_salt_env: VISTA_UID_SALT
+      track_mlflow: true
+      fingerprint_columns: [ids, first_name_std, last_name_std, ...]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from pydantic import Field
+
+from vista.config.models import Section
+from vista.identity.cluster_config import ClusteringConfig, SurvivorshipConfig
+from vista.identity.linking_config import LinkingConfig
+
+_MATCH_COLUMNS = [
+    "ids", "first_name_std", "last_name_std", "full_name_std", "email_std", "phone_e164",
+    "birth_date", "gender", "address_std", "postal_code", "city", "country",
+]
+
+
+class IdentityConfig(Section):
+    """Everything the identity stage needs.
+
+    Attributes:
+        linking: Deterministic ids, guards, the Splink model.
+        clustering: Links -> clusters (threshold, compatibility, size caps).
+        survivorship: The golden record's rules.
+        uid_salt_env: Environment variable holding the UID HMAC salt (the secret itself
+            is never in a config file). Unset: a documented demo salt, with a warning.
+        track_mlflow: Log each resolution run's metrics to MLflow.
+        fingerprint_columns: Person-record columns whose change makes a record "changed"
+            for incremental runs (re-linked and re-clustered).
+    """
+
+    linking: LinkingConfig = Field(default_factory=LinkingConfig)
+    clustering: ClusteringConfig = Field(default_factory=ClusteringConfig)
+    survivorship: SurvivorshipConfig = Field(default_factory=SurvivorshipConfig)
+    uid_salt_env: str = "VISTA_UID_SALT"
+    track_mlflow: bool = True
+    fingerprint_columns: list[str] = Field(default_factory=lambda: list(_MATCH_COLUMNS),
+                                           min_length=1)
+
+    def resolution_hash(self) -> str:
+        """Hash of the settings that change which records end up together.
+
+        An incremental run is only equivalent to a full run when this is unchanged, so
+        the stage rebuilds from scratch when it differs from the last run's.
+        """
+        payload = {
+            "linking": self.linking.model_dump(mode="json"),
+            "clustering": self.clustering.model_dump(mode="json"),
+            "fingerprint_columns": self.fingerprint_columns,
+        }
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]

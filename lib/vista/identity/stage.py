@@ -1,0 +1,434 @@
+"""The identity stage: person records -> links -> clusters -> stable UIDs -> golden records.
+
+Incremental by default. ``silver/identity_resolved`` remembers a fingerprint (hash of the
+matching fields) of every resolved record. A run then:
+
+1. finds new, changed and deleted records (fingerprint anti-joins);
+2. keeps the stored links of unchanged records (``silver/identity_links``) and scores
+   only pairs touching new/changed records (the linker's ``new_keys``); deterministic
+   links are recomputed in full by the linker (cheap), and every link that appeared or
+   disappeared marks both its records as *seeds*;
+3. widens the seeds to every record that shared a UID with one, takes the connected
+   components (strong edges) touching them, and re-clusters only those components;
+4. updates the registry from the overlap between the old and new clusters of that
+   scope; records outside it keep their UID, link kind and probability.
+
+This equals a full run because clustering is per component and deterministic, and every
+old UID's records lie inside the scope or wholly outside it. The documented exceptions
+are threshold effects of the model itself: Splink's term-frequency adjustments use the
+current population, so an unchanged pair scored near ``threshold_match_probability``
+could cross it in a full re-score but keeps its stored score incrementally. A changed
+configuration or a retrained model therefore triggers a full run; ``options["full"]``
+forces one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from vista.identity.cluster import (
+    break_lineage,
+    cluster_records,
+    connected_components,
+    pair_edges,
+    record_links,
+    size_histogram,
+)
+from vista.identity.config import IdentityConfig
+from vista.identity.golden import golden_records
+from vista.identity.registry import DEFAULT_SALT, assign_uids, upsert_registry
+from vista.schemas import LINKS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vista.runtime import RunContext
+
+log = logging.getLogger(__name__)
+
+PERSON_RECORDS_T = "silver/person_records"
+INTERACTIONS_T = "silver/interactions"
+GRAPH_T = "silver/identity_graph"
+REGISTRY_T = "silver/uid_registry"
+LINEAGE_T = "silver/uid_lineage"
+GOLDEN_T = "silver/golden_customer"
+LINKS_T = "silver/identity_links"
+RESOLVED_T = "silver/identity_resolved"
+RUNS_T = "silver/identity_runs"
+
+GRAPH_COLUMNS = ["source", "source_record_id", "record_key", "uid", "link_kind",
+                 "match_probability", "run_id"]
+
+
+def identity_config(config: Any) -> IdentityConfig:
+    """The ``identity`` section of the root config (defaults when it has none)."""
+    section = getattr(config, "identity", None)
+    return section if isinstance(section, IdentityConfig) else IdentityConfig()
+
+
+def uid_salt(cfg: IdentityConfig) -> str:
+    """The UID salt from the environment (never from a file); the demo salt when unset."""
+    salt = os.environ.get(cfg.uid_salt_env)
+    if not salt:
+        log.warning("%s is not set: UIDs use the public demo salt; set it (and never change "
+                    "it) in production", cfg.uid_salt_env)
+        return DEFAULT_SALT
+    return salt
+
+
+def fingerprints(records: DataFrame, columns: list[str]) -> DataFrame:
+    """``record_key, fingerprint``: a hash of the record's matching fields."""
+    present = [c for c in columns if c in records.columns]
+    payload = F.to_json(F.struct(*[
+        F.map_entries(F.col(c)).alias(c) if c == "ids" else F.col(c) for c in present]))
+    return records.select("record_key", F.sha2(payload, 256).alias("fingerprint"))
+
+
+# --------------------------------------------------------------------------- links
+
+
+def compute_links(
+    records: DataFrame, cfg: IdentityConfig, model: Any, new_keys: DataFrame | None
+) -> DataFrame:
+    """Links from the linking half (deterministic, then probabilistic)."""
+    from vista.identity.linking import link_records
+
+    links = link_records(records, cfg.linking, model, new_keys=new_keys)
+    return links.select([f.name for f in LINKS.fields])
+
+
+def device_uids(ctx: RunContext, records: DataFrame, graph: DataFrame,
+                cfg: IdentityConfig) -> DataFrame | None:
+    """Devices (cookies) seen with accounts of exactly one UID: ``device_key, uid, link_kind``.
+
+    A device is evidence about *where* a person was seen, not that two accounts are one
+    person (a family computer), so it never merges clusters; it only lets web and app
+    events that carry a device id alone be attributed to a UID.
+    """
+    from vista.identity.deterministic import device_account_links
+
+    if not ctx.lake.exists(INTERACTIONS_T):
+        return None
+    links = device_account_links(ctx.lake.read(INTERACTIONS_T), cfg.linking, records=records)
+    keys = graph.select("record_key", "uid")
+    ends = links.join(keys.withColumnRenamed("record_key", "record_key_r"), "record_key_r",
+                      how="inner").select(F.col("record_key_l").alias("device_key"), "uid",
+                                          "link_kind")
+    ends = ends.unionByName(
+        links.join(keys.withColumnRenamed("record_key", "record_key_l"), "record_key_l",
+                   how="inner").select(F.col("record_key_r").alias("device_key"), "uid",
+                                       "link_kind"))
+    per_device = ends.groupBy("device_key").agg(
+        F.countDistinct("uid").alias("n"), F.min("uid").alias("uid"),
+        F.min("link_kind").alias("link_kind"))
+    return per_device.where("n = 1").select("device_key", "uid", "link_kind",
+                                            F.lit(ctx.run_id).alias("run_id"))
+
+
+def _model(ctx: RunContext, records: DataFrame, cfg: IdentityConfig) -> tuple[Any, bool]:
+    """Train or load the Fellegi-Sunter model: ``(model or None, retrained)``."""
+    if not cfg.linking.probabilistic.enabled:
+        return None, False
+    from vista import tracking
+    from vista.identity.splink_model import model_charts, train
+
+    mlflow_cfg = ctx.config.mlflow
+    if not ctx.options.get("retrain") and tracking.model_is_current(mlflow_cfg, cfg.linking):
+        return tracking.load_registered_identity_model(mlflow_cfg), False
+    with tracking.start_run(mlflow_cfg, "identity-train", tags={"vista_run": ctx.run_id}) as run:
+        model = train(records, cfg.linking)
+        try:
+            charts = model_charts(records, model)
+        except Exception as exc:  # charts are a nicety; never fail training for them
+            log.info("identity model charts skipped: %s", exc)
+            charts = None
+        tracking.log_identity_model(model, charts=charts)
+        ctx.manifest.record_mlflow_run("identity", run.info.run_id, "identity-train")
+    return model, True
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+def _last_run(ctx: RunContext) -> dict[str, Any] | None:
+    """The previous identity run (ordinal and resolution hash), a one-row aggregate."""
+    if not ctx.lake.exists(RUNS_T):
+        return None
+    row = (ctx.lake.read(RUNS_T).orderBy(F.desc("run_seq"))
+           .select("run_seq", "resolution_hash").first())
+    return row.asDict() if row else None
+
+
+def _graph_rows(records: DataFrame, uids: DataFrame, clusters: DataFrame, links: DataFrame,
+                cfg: IdentityConfig, run_id: str) -> DataFrame:
+    how = record_links(clusters, links, cfg.clustering)
+    return (
+        records.select("source", "source_record_id", "record_key")
+        .join(uids, on="record_key", how="inner")
+        .join(how, on="record_key", how="left")
+        .select(*GRAPH_COLUMNS[:-1], F.lit(run_id).alias("run_id"))
+    )
+
+
+def _endpoints(links: DataFrame) -> DataFrame:
+    return links.select(F.col("record_key_l").alias("record_key")).unionByName(
+        links.select(F.col("record_key_r").alias("record_key")))
+
+
+def _changed_links(now: DataFrame, stored: DataFrame) -> DataFrame:
+    """Links present in one frame only (by pair and kind): the records they touch."""
+    keys = ["record_key_l", "record_key_r", "link_kind"]
+    a = now.select(*keys).distinct()
+    b = stored.select(*keys).distinct()
+    return _endpoints(a.join(b, on=keys, how="left_anti").unionByName(
+        b.join(a, on=keys, how="left_anti"))).distinct()
+
+
+def _incremental_scope(ctx: RunContext, records: DataFrame, fp: DataFrame, cfg: IdentityConfig,
+                       model: Any) -> dict[str, DataFrame]:
+    """New links, the seed records and the records to re-cluster in an incremental run."""
+    lake = ctx.lake
+    resolved = lake.read(RESOLVED_T).select("record_key", "fingerprint")
+    changed = break_lineage(fp.join(resolved, on=["record_key", "fingerprint"], how="left_anti")
+                          .select("record_key"))
+    deleted = break_lineage(resolved.join(fp, on="record_key", how="left_anti").select("record_key"))
+    touched = changed.unionByName(deleted)
+    stored = lake.read(LINKS_T)
+    kept = (stored.where(~F.col("link_kind").startswith("deterministic:"))
+            .join(touched.withColumnRenamed("record_key", "record_key_l"), "record_key_l",
+                  how="left_anti")
+            .join(touched.withColumnRenamed("record_key", "record_key_r"), "record_key_r",
+                  how="left_anti"))
+    fresh = compute_links(records, cfg, model if not changed.isEmpty() else None,
+                          new_keys=changed)
+    links = break_lineage(fresh.unionByName(kept).dropDuplicates(
+        ["record_key_l", "record_key_r", "link_kind"]))
+    seeds = touched.unionByName(_changed_links(links, stored)).distinct()
+    prev = lake.read(GRAPH_T).select("record_key", "uid")
+    seed_uids = prev.join(seeds, on="record_key", how="left_semi").select("uid").distinct()
+    scope0 = seeds.unionByName(prev.join(seed_uids, on="uid", how="left_semi")
+                               .select("record_key")).distinct()
+    strong = pair_edges(links, cfg.clustering).where("strong")
+    comps = connected_components(
+        strong.select(F.col("record_key_l").alias("src"), F.col("record_key_r").alias("dst")),
+        cfg.clustering.max_iterations)
+    hit = comps.join(scope0.withColumnRenamed("record_key", "node"), on="node",
+                     how="left_semi").select("component").distinct()
+    scope = (comps.join(hit, on="component", how="left_semi")
+             .select(F.col("node").alias("record_key")).unionByName(scope0).distinct()
+             .join(records.select("record_key"), on="record_key", how="left_semi"))
+    return {"links": links, "changed": changed, "deleted": deleted,
+            "scope": break_lineage(scope), "previous": prev}
+
+
+def _resolve(ctx: RunContext, records: DataFrame, fp: DataFrame, cfg: IdentityConfig,
+             model: Any, full: bool, run_seq: int, salt: str) -> dict[str, Any]:
+    """Cluster the scope and assign UIDs; returns the frames the stage writes."""
+    lake = ctx.lake
+    registry = lake.read(REGISTRY_T) if lake.exists(REGISTRY_T) else None
+    if full:
+        links = break_lineage(compute_links(records, cfg, model, None))
+        scope_records = records
+        previous = lake.read(GRAPH_T).select("record_key", "uid") if lake.exists(GRAPH_T) \
+            else None
+        deleted = None
+        n_changed = records.count()
+    else:
+        inc = _incremental_scope(ctx, records, fp, cfg, model)
+        links, deleted = inc["links"], inc["deleted"]
+        scope_records = records.join(inc["scope"], on="record_key", how="left_semi")
+        gone_or_scoped = inc["scope"].unionByName(deleted)
+        previous = inc["previous"].join(gone_or_scoped, on="record_key", how="left_semi")
+        n_changed = inc["changed"].count()
+    scope_links = links.join(scope_records.select(F.col("record_key").alias("record_key_l")),
+                             "record_key_l", how="left_semi")
+    clusters, stats = cluster_records(scope_records, scope_links, cfg.clustering)
+    clusters = break_lineage(clusters)
+    assigned = assign_uids(clusters, previous, registry, run_id=ctx.run_id, run_seq=run_seq,
+                           salt=salt)
+    uids = break_lineage(assigned.assignments)
+    rows = break_lineage(_graph_rows(scope_records, uids, clusters, scope_links, cfg, ctx.run_id))
+    if full:
+        graph = rows
+    else:
+        untouched = lake.read(GRAPH_T).join(rows.select("record_key"), on="record_key",
+                                            how="left_anti").join(
+            deleted, on="record_key", how="left_anti")
+        graph = break_lineage(untouched.select(GRAPH_COLUMNS).unionByName(rows))
+    return {
+        "links": links, "scope_rows": rows, "graph": graph, "deleted": deleted,
+        "registry_changes": break_lineage(assigned.registry),
+        "registry": break_lineage(upsert_registry(registry, assigned.registry)),
+        "lineage": break_lineage(assigned.lineage), "stats": stats,
+        "scope_records": scope_records.count(), "changed_records": n_changed,
+    }
+
+
+# --------------------------------------------------------------------------- gate & writes
+
+
+def consistency_checks(records: DataFrame, graph: DataFrame, registry: DataFrame) -> DataFrame:
+    """One row per checked entity: ``check, key, ok`` (keys are record keys or UIDs).
+
+    * ``record_has_one_uid``: every person record is in the graph exactly once, with a UID;
+      no graph row without a person record;
+    * ``uid_has_records``: every active UID has records and every graph UID is active;
+    * ``lineage``: a merged UID points to a UID of the registry; statuses are known.
+    """
+    per_record = graph.groupBy("record_key").agg(
+        F.count("*").alias("n"), F.count("uid").alias("n_uid"))
+    rec = records.select("record_key", F.lit(True).alias("present")).join(
+        per_record, on="record_key", how="full_outer").select(
+        F.lit("record_has_one_uid").alias("check"), F.col("record_key").alias("key"),
+        (F.coalesce("present", F.lit(False)) & (F.col("n") == 1) & (F.col("n_uid") == 1))
+        .alias("ok"))
+    active = registry.where("status = 'active'").select("uid", F.lit(True).alias("active"))
+    used = graph.select("uid", F.lit(True).alias("used")).distinct()
+    uid = active.join(used, on="uid", how="full_outer").select(
+        F.lit("uid_has_records").alias("check"), F.col("uid").alias("key"),
+        (F.coalesce("active", F.lit(False)) & F.coalesce("used", F.lit(False))).alias("ok"))
+    targets = registry.select(F.col("uid").alias("merged_into"), F.lit(True).alias("known"))
+    lin = registry.join(targets, on="merged_into", how="left").select(
+        F.lit("lineage").alias("check"), F.col("uid").alias("key"),
+        (F.col("status").isin("active", "merged", "retired")
+         & ((F.col("status") != "merged") | F.coalesce("known", F.lit(False)))).alias("ok"))
+    return rec.unionByName(uid).unionByName(lin).select(
+        "check", "key", F.coalesce("ok", F.lit(False)).alias("ok"))
+
+
+def _gate(ctx: RunContext, records: DataFrame, out: dict[str, Any]) -> None:
+    from vista.quality import ExpectationSpec, gate
+
+    def spec(kind: str, **kw: Any) -> ExpectationSpec:
+        return ExpectationSpec(type=f"expect_{kind}", kwargs=kw)
+
+    graph_specs = [
+        spec("column_values_to_not_be_null", column="record_key"),
+        spec("column_values_to_be_unique", column="record_key"),
+        spec("column_values_to_not_be_null", column="uid"),
+        spec("column_values_to_not_be_null", column="link_kind"),
+        spec("column_values_to_be_between", column="match_probability", min_value=0.0,
+             max_value=1.0),
+    ]
+    ctx.manifest.record_quality(gate(out["graph"], GRAPH_T, graph_specs))
+    checks = consistency_checks(records, out["graph"], out["registry"])
+    ctx.manifest.record_quality(gate(
+        checks, f"{GRAPH_T}#consistency",
+        [spec("column_values_to_be_in_set", column="ok", value_set=[True])]))
+
+
+def _write(ctx: RunContext, fp: DataFrame, out: dict[str, Any], full: bool) -> None:
+    lake = ctx.lake
+    fp_rows = fp.withColumn("run_id", F.lit(ctx.run_id))
+    if full:
+        lake.overwrite(GRAPH_T, out["graph"])
+        lake.overwrite(RESOLVED_T, fp_rows)
+    else:
+        dropped = out["deleted"].select("record_key", F.lit("D").alias("_op"))
+        lake.merge(GRAPH_T, out["scope_rows"].withColumn("_op", F.lit("U")).unionByName(
+            dropped, allowMissingColumns=True), ["record_key"], delete_when="_op = 'D'")
+        resolved = fp_rows.join(out["scope_rows"].select("record_key"), on="record_key",
+                                how="left_semi").withColumn("_op", F.lit("U"))
+        lake.merge(RESOLVED_T, resolved.unionByName(dropped, allowMissingColumns=True),
+                   ["record_key"], delete_when="_op = 'D'")
+    lake.overwrite(LINKS_T, out["links"])
+    if lake.exists(REGISTRY_T):
+        lake.merge(REGISTRY_T, out["registry_changes"], ["uid"])
+    else:
+        lake.overwrite(REGISTRY_T, out["registry"])
+    lake.append(LINEAGE_T, out["lineage"])
+
+
+def _link_counts(links: DataFrame) -> dict[str, int]:
+    kinds = links.groupBy(F.when(F.col("link_kind").startswith("deterministic:"),
+                                 "deterministic").otherwise(F.col("link_kind")).alias("k")
+                          ).count().collect()  # a handful of link kinds
+    return {f"links_{r['k']}": int(r["count"]) for r in kinds}
+
+
+def _lineage_counts(lineage: DataFrame) -> dict[str, int]:
+    rows = lineage.groupBy("reason").count().collect()  # at most four reasons
+    counts = {f"uids_{r}": 0 for r in ("new", "merge", "split", "retired")}
+    counts.update({f"uids_{r['reason']}": int(r["count"]) for r in rows})
+    return counts
+
+
+# --------------------------------------------------------------------------- the stage
+
+
+def run(ctx: RunContext) -> dict[str, int | float]:
+    """Resolve identities: links, clusters, UIDs, lineage, golden records.
+
+    Options: ``full`` (rebuild from scratch), ``retrain`` (train the model again).
+
+    Args:
+        ctx: The run context.
+
+    Returns:
+        Counts for the stage's INFO line (records, links by kind, clusters, UID changes).
+
+    Raises:
+        QualityGateFailed: A record without exactly one UID, a UID without records, or
+            inconsistent lineage.
+    """
+    cfg = identity_config(ctx.config)
+    lake = ctx.lake
+    records = break_lineage(lake.read(PERSON_RECORDS_T))
+    last = _last_run(ctx)
+    run_seq = int(last["run_seq"]) + 1 if last else 1
+    model, retrained = _model(ctx, records, cfg)
+    full = bool(ctx.options.get("full")) or last is None or retrained or not lake.exists(
+        GRAPH_T) or last["resolution_hash"] != cfg.resolution_hash()
+    log.info("identity: %s run #%d", "full" if full else "incremental", run_seq)
+    fp = break_lineage(fingerprints(records, cfg.fingerprint_columns))
+    out = _resolve(ctx, records, fp, cfg, model, full, run_seq, uid_salt(cfg))
+    _gate(ctx, records, out)
+    _write(ctx, fp, out, full)
+    lake.overwrite(GOLDEN_T, golden_records(records, out["graph"], cfg.survivorship, ctx.run_id))
+    devices = device_uids(ctx, records, out["graph"], cfg)
+    if devices is not None:
+        lake.overwrite("silver/identity_devices", devices)
+    metrics = _metrics(out, full)
+    lake.append(RUNS_T, ctx.spark.createDataFrame(
+        [(run_seq, ctx.run_id, "full" if full else "incremental", cfg.resolution_hash(),
+          metrics["records"], metrics["uids"])],
+        "run_seq long, run_id string, mode string, resolution_hash string, records long, "
+        "uids long").withColumn("at", F.current_timestamp()))
+    histogram = size_histogram(out["graph"])
+    ctx.manifest.record_metrics("identity", {**metrics, "cluster_sizes": histogram})
+    if cfg.track_mlflow:
+        _track(ctx, metrics, histogram)
+    return metrics
+
+
+def _metrics(out: dict[str, Any], full: bool) -> dict[str, int | float]:
+    graph = out["graph"]
+    sizes = graph.groupBy("uid").count().agg(F.count("*").alias("uids"),
+                                              F.max("count").alias("largest")).first()
+    return {
+        "records": graph.count(),
+        "uids": int(sizes["uids"]),
+        "largest_cluster": int(sizes["largest"] or 0),
+        "full": int(full),
+        "changed_records": int(out["changed_records"]),
+        "reclustered_records": int(out["scope_records"]),
+        **_link_counts(out["links"]),
+        **{k: int(v) for k, v in out["stats"].items()},
+        **_lineage_counts(out["lineage"]),
+    }
+
+
+def _track(ctx: RunContext, metrics: dict[str, int | float],
+           histogram: list[dict[str, Any]]) -> None:
+    import mlflow
+
+    from vista import tracking
+
+    with tracking.start_run(ctx.config.mlflow, "identity-resolve",
+                            tags={"vista_run": ctx.run_id}) as run:
+        tracking.log_metrics(metrics, prefix="identity_")
+        mlflow.log_dict({"cluster_sizes": histogram}, "identity/cluster_sizes.json")
+        ctx.manifest.record_mlflow_run("identity", run.info.run_id, "identity-resolve")
