@@ -28,6 +28,7 @@ The YAML shape (every key optional)::
         max_iterations: 25
         prior: {deterministic_rules: [[email_std]], recall: 0.7}
         threshold_match_probability: 0.9
+        vetoes: [{comparison: first_name_std, levels: [0]}, {comparison: birth_date}]
 """
 
 from __future__ import annotations
@@ -185,6 +186,20 @@ class PriorConfig(Section):
     recall: float = Field(0.7, gt=0, le=1)
 
 
+class VetoRule(Section):
+    """Drop a probabilistic link when one comparison lands on given levels.
+
+    Fellegi-Sunter assumes fields are independent; twins and household members break
+    that (same surname, address, phone, sometimes birth date and email), so their
+    summed weights pass any threshold. A veto on a field that *must* agree for the same
+    person (a first name that is not even similar) removes those links. ``levels`` are
+    Splink comparison vector values: 0 is the "all other" level, -1 (null) never vetoes.
+    """
+
+    comparison: str
+    levels: list[int] = Field(default_factory=lambda: [0], min_length=1)
+
+
 class ProbabilisticConfig(Section):
     """The Fellegi-Sunter model trained and applied with Splink."""
 
@@ -212,11 +227,17 @@ class ProbabilisticConfig(Section):
     comparisons: list[ComparisonSpec] = Field(default_factory=_default_comparisons, min_length=1)
     u_max_pairs: float = Field(1e6, gt=0)
     u_seed: int | None = 42
+    u_num_chunks: int = Field(10, ge=1)  # 1 = no probe phase (small data)
     max_iterations: int = Field(25, ge=1)
     em_convergence: float = Field(1e-4, gt=0)
     em_max_pairs: float | None = None
     prior: PriorConfig = Field(default_factory=PriorConfig)
     threshold_match_probability: float = Field(0.9, gt=0, lt=1)
+    vetoes: list[VetoRule] = Field(default_factory=lambda: [
+        VetoRule(comparison="first_name_std"), VetoRule(comparison="birth_date")])
+    # How Splink breaks lineage between its steps: parquet files under the session's
+    # checkpoint dir (safe at any size) or persist (faster on small data).
+    break_lineage: Literal["parquet", "persist", "checkpoint"] = "parquet"
 
 
 class LinkingConfig(Section):
@@ -235,6 +256,6 @@ class LinkingConfig(Section):
         Returns:
             The first 16 hex digits of the SHA-256 of the canonical JSON.
         """
-        payload = self.probabilistic.model_dump(mode="json", exclude={"threshold_match_probability"})
+        payload = self.probabilistic.model_dump(mode="json", exclude={"threshold_match_probability", "break_lineage", "vetoes"})
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,386 @@
+"""Probabilistic (Fellegi-Sunter) linking with Splink on the Spark backend.
+
+The model is built from :class:`~vista.identity.linking_config.ProbabilisticConfig`:
+u-probabilities from random sampling, m-probabilities by EM over two or more training
+blocking rules, λ fixed or estimated from deterministic rules. A trained model is the
+Splink settings JSON (with its parameters), so it can be stored, registered in MLflow
+and re-applied without retraining.
+
+Incremental runs: :func:`predict` with ``new_keys`` scores only pairs that involve a
+new or changed record, using Splink 5's ``predict_between(existing, new)`` plus
+``predict_within(new)`` (Splink 5's replacement for ``find_matches_to_new_records``).
+That keeps the blocking join at |new| x |all| instead of |all| x |all|, and term
+frequencies are still computed over the whole population, so weights are the same as
+in a full run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from vista.errors import VistaError
+from vista.identity.linking_config import ComparisonSpec, LinkingConfig, ProbabilisticConfig
+
+log = logging.getLogger(__name__)
+
+LINK_KIND = "probabilistic"
+
+
+class ModelError(VistaError):
+    """The probabilistic model cannot be trained or applied as configured."""
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A trained Fellegi-Sunter model.
+
+    Attributes:
+        settings: Splink settings dict, parameters included (``save_model_to_json``).
+        config_hash: ``LinkingConfig.model_hash()`` of the config it was trained with.
+        em_iterations: EM iterations run per training blocking rule.
+        n_records: Records the model was trained on.
+        metrics: Scalar training facts (λ, iterations, ...).
+        columns: Record columns the model reads (record_key first).
+    """
+
+    settings: dict[str, Any]
+    config_hash: str
+    em_iterations: list[int] = field(default_factory=list)
+    n_records: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)
+    columns: list[str] = field(default_factory=lambda: ["record_key"])
+    break_lineage: str = "parquet"
+
+    @property
+    def probability_two_random_records_match(self) -> float:
+        """λ, the prior probability that two random records match."""
+        return float(self.settings["probability_two_random_records_match"])
+
+    def to_json(self) -> str:
+        """Serialise (settings, hash and training facts) to a JSON string."""
+        return json.dumps({"settings": self.settings, "config_hash": self.config_hash,
+                           "em_iterations": self.em_iterations, "n_records": self.n_records,
+                           "metrics": self.metrics, "columns": self.columns,
+                           "break_lineage": self.break_lineage}, indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainedModel:
+        """Inverse of :meth:`to_json`."""
+        d = json.loads(text)
+        return cls(settings=d["settings"], config_hash=d["config_hash"],
+                   em_iterations=list(d.get("em_iterations", [])),
+                   n_records=int(d.get("n_records", 0)), metrics=dict(d.get("metrics", {})),
+                   columns=list(d.get("columns", ["record_key"])),
+                   break_lineage=d.get("break_lineage", "parquet"))
+
+    def m_u_table(self) -> list[dict[str, Any]]:
+        """One row per comparison level: comparison, level, label, m, u, match weight."""
+        rows = []
+        for comp in self.settings["comparisons"]:
+            levels = comp["comparison_levels"]
+            for level, value in zip(levels, _level_values(levels), strict=True):
+                if level.get("is_null_level"):
+                    continue
+                m, u = level.get("m_probability"), level.get("u_probability")
+                weight = math.log2(m / u) if m and u else None
+                rows.append({"comparison": comp["output_column_name"],
+                             "level": value,
+                             "label": level.get("label_for_charts", level["sql_condition"]),
+                             "m_probability": m, "u_probability": u, "match_weight": weight})
+        return rows
+
+
+def _level_values(levels: list[dict[str, Any]]) -> list[int]:
+    """Splink's comparison vector values: null level -1, then n-1 ... 0 (else)."""
+    n_non_null = sum(1 for lv in levels if not lv.get("is_null_level"))
+    out, nxt = [], n_non_null - 1
+    for lv in levels:
+        if lv.get("is_null_level"):
+            out.append(-1)
+        else:
+            out.append(nxt)
+            nxt -= 1
+    return out
+
+
+def _pcfg(cfg: LinkingConfig | ProbabilisticConfig) -> ProbabilisticConfig:
+    return cfg.probabilistic if isinstance(cfg, LinkingConfig) else cfg
+
+
+def _comparison(spec: ComparisonSpec):  # -> splink ComparisonCreator
+    from splink import comparison_level_library as cll
+    from splink import comparison_library as cl
+
+    col, tf = spec.column, spec.tf_adjustment
+    if spec.kind == "date":
+        return cl.DateOfBirthComparison(col, input_is_string=False,
+                                        datetime_thresholds=spec.date_thresholds,
+                                        datetime_metrics=spec.date_metrics)
+    if spec.kind == "email":
+        return cl.EmailComparison(col).configure(term_frequency_adjustments=tf)
+    levels = [cll.NullLevel(col), cll.ExactMatchLevel(col, term_frequency_adjustments=tf)]
+    if spec.kind in ("name", "jaro_winkler", "address"):
+        levels += [cll.JaroWinklerLevel(col, t) for t in spec.thresholds]
+    if spec.kind == "address":
+        words_l, words_r = f"split({col}_l, ' ')", f"split({col}_r, ' ')"
+        levels.append(cll.CustomLevel(
+            f"size(array_intersect({words_l}, {words_r})) "
+            f">= {spec.jaccard_threshold} * size(array_union({words_l}, {words_r}))",
+            label_for_charts=f"Token Jaccard >= {spec.jaccard_threshold}"))
+    if spec.kind == "phone":
+        n = spec.suffix_digits
+        levels.append(cll.CustomLevel(
+            f"right({col}_l, {n}) = right({col}_r, {n})",
+            label_for_charts=f"Same last {n} digits"))
+    levels.append(cll.ElseLevel())
+    return cl.CustomComparison(levels, output_column_name=col,
+                               comparison_description=f"{spec.kind} comparison of {col}")
+
+
+def _block(rule: list[str]):
+    from splink import block_on
+
+    return block_on(*rule)
+
+
+def settings_creator(cfg: LinkingConfig | ProbabilisticConfig):
+    """Build the (untrained) Splink ``SettingsCreator`` the config describes.
+
+    Args:
+        cfg: The linking config or its probabilistic section.
+
+    Returns:
+        A ``splink.SettingsCreator`` for a ``dedupe_only`` model keyed on ``record_key``.
+    """
+    from splink import SettingsCreator
+
+    p = _pcfg(cfg)
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="record_key",
+        comparisons=[_comparison(c) for c in p.comparisons],
+        blocking_rules_to_generate_predictions=[_block(r) for r in p.blocking_rules],
+        probability_two_random_records_match=p.prior.value or 1e-4,
+        em_convergence=p.em_convergence,
+        max_iterations=p.max_iterations,
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=False,
+    )
+
+
+def model_columns(cfg: LinkingConfig | ProbabilisticConfig) -> list[str]:
+    """The record columns the model reads (record_key first)."""
+    p = _pcfg(cfg)
+    cols = [c.column for c in p.comparisons]
+    for rule in [*p.blocking_rules, *p.training_blocking_rules, *p.prior.deterministic_rules]:
+        cols += rule
+    return list(dict.fromkeys(["record_key", *cols]))
+
+
+def _prepare(records: DataFrame, cfg: LinkingConfig | ProbabilisticConfig) -> DataFrame:
+    cols = model_columns(cfg)
+    missing = [c for c in cols if c not in records.columns]
+    if missing:
+        raise ModelError(
+            f"person records lack column(s) {missing} that the probabilistic config "
+            f"compares or blocks on; found {sorted(records.columns)}. Fix "
+            "identity.linking.probabilistic in conf/ or map the source to PERSON_RECORDS.")
+    return records.select(*cols)
+
+
+def _linker(records: DataFrame, settings: Any, break_lineage: str = "parquet"):
+    from splink import Linker
+    from splink.backends.spark import SparkAPI
+
+    db = SparkAPI(spark_session=records.sparkSession, break_lineage_method=break_lineage)
+    return Linker(db.register(records), settings, log_level=None), db
+
+
+def train(records: DataFrame, cfg: LinkingConfig | ProbabilisticConfig) -> TrainedModel:
+    """Train the Fellegi-Sunter model on person records.
+
+    Args:
+        records: Person records (``PERSON_RECORDS``, at least the model's columns).
+        cfg: The linking config (or its probabilistic section).
+
+    Returns:
+        The trained model (settings JSON with m/u parameters and λ).
+
+    Raises:
+        ModelError: A configured column is missing.
+
+    Example:
+        >>> model = train(spark.table("person_records"), LinkingConfig())
+    """
+    p = _pcfg(cfg)
+    prepared = _prepare(records, p).persist()
+    try:
+        n = prepared.count()
+        linker, _ = _linker(prepared, settings_creator(p), p.break_lineage)
+        if p.prior.value is None:
+            linker.training.estimate_probability_two_random_records_match(
+                [_block(r) for r in p.prior.deterministic_rules], recall=p.prior.recall)
+        linker.training.estimate_u_using_random_sampling(
+            max_pairs=p.u_max_pairs, seed=p.u_seed, num_chunks=p.u_num_chunks)
+        iterations = []
+        for rule in p.training_blocking_rules:
+            session = linker.training.estimate_parameters_using_expectation_maximisation(
+                _block(rule), max_pairs=p.em_max_pairs)
+            iterations.append(len(session._core_model_settings_history))
+        settings = linker.misc.save_model_to_json()
+    finally:
+        prepared.unpersist()
+    lam = float(settings["probability_two_random_records_match"])
+    log.info("identity model trained on %d records: lambda=%.3g, EM iterations %s",
+             n, lam, iterations)
+    cfg_hash = cfg.model_hash() if isinstance(cfg, LinkingConfig) else LinkingConfig(
+        probabilistic=p).model_hash()
+    return TrainedModel(settings=settings, config_hash=cfg_hash, em_iterations=iterations,
+                        n_records=n, metrics={"lambda": lam, "em_iterations": sum(iterations),
+                                              "n_records": float(n)},
+                        columns=model_columns(p), break_lineage=p.break_lineage)
+
+
+def _to_links(df: DataFrame, p: ProbabilisticConfig) -> DataFrame:
+    for veto in p.vetoes:
+        gamma = f"gamma_{veto.comparison}"
+        if gamma not in df.columns:
+            raise ModelError(f"veto on comparison {veto.comparison!r}: the model has no such "
+                             f"comparison (found {[c[6:] for c in df.columns if c.startswith('gamma_')]})."
+                             " Fix identity.linking.probabilistic.vetoes.")
+        df = df.where(~F.col(gamma).isin(veto.levels))
+    return df.select(
+        F.least("record_key_l", "record_key_r").alias("record_key_l"),
+        F.greatest("record_key_l", "record_key_r").alias("record_key_r"),
+        F.lit(LINK_KIND).alias("link_kind"),
+        F.col("match_weight").cast("double").alias("match_weight"),
+        F.col("match_probability").cast("double").alias("match_probability"),
+    )
+
+
+def predict(
+    records: DataFrame,
+    model: TrainedModel,
+    cfg: LinkingConfig | ProbabilisticConfig,
+    *,
+    new_keys: DataFrame | None = None,
+) -> DataFrame:
+    """Score candidate pairs and keep those above the configured threshold.
+
+    Args:
+        records: Person records (all of them, also in incremental runs: term
+            frequencies and the existing side of the comparisons come from here).
+        model: A trained model.
+        cfg: The linking config (threshold, columns).
+        new_keys: Optional frame with a ``record_key`` column: only pairs with at least
+            one side in it are scored (incremental run).
+
+    Returns:
+        A ``LINKS`` frame with ``link_kind`` = ``probabilistic``, vetoes applied.
+
+    Raises:
+        ModelError: A configured column or veto comparison is missing.
+    """
+    p = _pcfg(cfg)
+    prepared = _prepare(records, p)
+    # Matching columns are retained so the gamma (level) columns exist for the vetoes.
+    settings = dict(model.settings, retain_matching_columns=bool(p.vetoes))
+    linker, db = _linker(prepared, settings, p.break_lineage)
+    thr = p.threshold_match_probability
+    if new_keys is None:
+        scored = linker.inference.predict(threshold_match_probability=thr, warning_mode="never")
+        return _to_links(scored.as_spark_dataframe(), p)
+    for spec in p.comparisons:
+        if spec.tf_adjustment:
+            linker.table_management.compute_tf_table(spec.column)
+    keys = new_keys.select("record_key").distinct()
+    new = prepared.join(keys, on="record_key", how="left_semi")
+    old = prepared.join(keys, on="record_key", how="left_anti")
+    new_sdf, old_sdf = db.register(new), db.register(old)
+    between = linker.inference.predict_between(
+        old_sdf, new_sdf, threshold_match_probability=thr, warning_mode="never")
+    within = linker.inference.predict_within(
+        new_sdf, threshold_match_probability=thr, warning_mode="never")
+    return _to_links(between.as_spark_dataframe(), p).unionByName(
+        _to_links(within.as_spark_dataframe(), p))
+
+
+def explain_pairs(
+    records: DataFrame,
+    model: TrainedModel,
+    pairs: DataFrame,
+) -> DataFrame:
+    """Per-comparison match weights for given record pairs.
+
+    Args:
+        records: Person records holding at least both sides of every pair.
+        model: A trained model.
+        pairs: Frame with ``record_key_l`` and ``record_key_r``.
+
+    Returns:
+        One row per (pair, comparison): record_key_l, record_key_r, comparison,
+        level (comparison vector value), label, match_weight (log2 Bayes factor with the
+        term-frequency adjustment), tf_adjustment_weight, pair_match_weight,
+        pair_match_probability. Field values are not included.
+    """
+    # Matching columns must be retained for Splink to keep the gamma (level) columns;
+    # the raw values are dropped again below.
+    settings = dict(model.settings, retain_intermediate_calculation_columns=True,
+                    retain_matching_columns=True)
+    cols = [c["output_column_name"] for c in settings["comparisons"]]
+    keys = pairs.select(F.least("record_key_l", "record_key_r").alias("a"),
+                        F.greatest("record_key_l", "record_key_r").alias("b")).distinct()
+    spark = records.sparkSession
+    # All records, not only the pairs' own: term frequencies come from the population.
+    linker, db = _linker(records.select(*model.columns), settings, model.break_lineage)
+    blocked = db.register(keys.select(F.lit("0").alias("match_key"),
+                                      F.col("a").alias("join_key_l"),
+                                      F.col("b").alias("join_key_r")))
+    linker.table_management.register_blocked_pairs_for_predict(blocked)
+    scored = linker.inference.predict(warning_mode="never").as_spark_dataframe()
+    labels = spark.createDataFrame(
+        [(c["output_column_name"], value, lv.get("label_for_charts") or lv["sql_condition"])
+         for c in settings["comparisons"]
+         for lv, value in zip(c["comparison_levels"], _level_values(c["comparison_levels"]), strict=True)],
+        "comparison string, level int, label string")
+    per_field = scored.select(
+        "record_key_l", "record_key_r",
+        F.col("match_weight").alias("pair_match_weight"),
+        F.col("match_probability").alias("pair_match_probability"),
+        F.explode(F.array(*[F.struct(
+            F.lit(c).alias("comparison"),
+            F.col(f"gamma_{c}").cast("int").alias("level"),
+            F.col(f"mw_{c}").cast("double").alias("bf_weight"),
+            (F.coalesce(F.col(f"mw_tf_adj_{c}").cast("double"), F.lit(0.0))
+             if f"mw_tf_adj_{c}" in scored.columns else F.lit(0.0)).alias("tf_adjustment_weight"),
+        ) for c in cols])).alias("f"),
+    ).select("record_key_l", "record_key_r", "f.*", "pair_match_weight",
+             "pair_match_probability")
+    return (per_field.join(labels, on=["comparison", "level"], how="left")
+            .select("record_key_l", "record_key_r", "comparison", "level", "label",
+                    (F.col("bf_weight") + F.col("tf_adjustment_weight")).alias("match_weight"),
+                    "tf_adjustment_weight", "pair_match_weight", "pair_match_probability"))
+
+
+
+def model_charts(records: DataFrame, model: TrainedModel) -> dict[str, Any]:
+    """Splink's Altair charts of a trained model (for MLflow artifacts).
+
+    Args:
+        records: Any frame with the model's columns (only its schema is used).
+        model: A trained model.
+
+    Returns:
+        ``{"match_weights": ..., "m_u_parameters": ...}`` Altair charts.
+    """
+    linker, _ = _linker(records.select(*model.columns).limit(0), model.settings,
+                        model.break_lineage)
+    return {"match_weights": linker.visualisations.match_weights_chart(),
+            "m_u_parameters": linker.visualisations.m_u_parameters_chart()}
