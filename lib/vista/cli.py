@@ -62,7 +62,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         args.out, customers=args.customers, seed=args.seed, start=args.start,
         months=args.months, bad_row_rate=args.bad_row_rate,
     )
-    print(summary.render() if hasattr(summary, "render") else summary)
+    print(summary.table())
     return 0
 
 
