@@ -1,0 +1,159 @@
+"""Fellegi-Sunter model: train once on a ~200-record labelled frame, then predict,
+incremental predict, explain and MLflow registration against that one model."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from pyspark.sql import functions as F
+
+from vista.config.models import MlflowConfig
+from vista.identity.linking import synthetic_person_records
+from vista.identity.linking_config import LinkingConfig, PriorConfig, ProbabilisticConfig
+from vista.identity.splink_model import (
+    TrainedModel,
+    explain_pairs,
+    model_charts,
+    predict,
+    train,
+)
+
+# Small-data settings: fewer sampled pairs, no u probe phase, in-memory lineage breaks.
+CFG = LinkingConfig(probabilistic=ProbabilisticConfig(
+    u_max_pairs=2e4, u_num_chunks=1, max_iterations=10, break_lineage="persist",
+    prior=PriorConfig(value=0.01),
+    training_blocking_rules=[["first_name_std", "last_name_std"], ["birth_date"]],
+))
+
+
+@pytest.fixture(scope="module")
+def data(spark):
+    records, truth = synthetic_person_records(spark, 90, seed=11)
+    return records.localCheckpoint(), truth.localCheckpoint()
+
+
+@pytest.fixture(scope="module")
+def model(data) -> TrainedModel:
+    return train(data[0], CFG)
+
+
+@pytest.fixture(scope="module")
+def links(data, model):
+    return predict(data[0], model, CFG).localCheckpoint()
+
+
+def _labelled(links, truth):
+    t = truth.select("record_key", "person_id")
+    return (links.join(t.withColumnRenamed("record_key", "record_key_l")
+                       .withColumnRenamed("person_id", "p_l"), "record_key_l", how="inner")
+            .join(t.withColumnRenamed("record_key", "record_key_r")
+                  .withColumnRenamed("person_id", "p_r"), "record_key_r", how="inner"))
+
+
+def test_predict_precision_and_recall(data, links):
+    records, truth = data
+    n_records = records.count()
+    assert 150 <= n_records <= 320
+    lab = _labelled(links, truth)
+    n_links = lab.count()
+    n_true_links = lab.where("p_l = p_r").count()
+    true_pairs = (truth.groupBy("person_id").count()
+                  .select(F.sum(F.col("count") * (F.col("count") - 1) / 2)).first()[0])
+    precision, recall = n_true_links / n_links, n_true_links / true_pairs
+    assert precision >= 0.95, (precision, n_links)
+    assert recall >= 0.85, (recall, true_pairs)
+    assert links.where("record_key_l >= record_key_r").count() == 0
+    assert {r.link_kind for r in links.select("link_kind").distinct().collect()} == {
+        "probabilistic"}
+
+
+def test_twins_are_not_linked(data, links):
+    _, truth = data
+    lab = _labelled(links, truth.where("hard_case like 'twin:%'"))
+    assert lab.where("p_l != p_r").count() == 0
+
+
+def test_incremental_predict_scores_only_new_pairs(data, model, links):
+    records, truth = data
+    new_people = truth.select("person_id").distinct().orderBy("person_id").limit(15)
+    new_keys = truth.join(new_people, "person_id", how="left_semi").select("record_key")
+    got = predict(records, model, CFG, new_keys=new_keys).select("record_key_l", "record_key_r")
+    new_l = new_keys.withColumnRenamed("record_key", "record_key_l")
+    new_r = new_keys.withColumnRenamed("record_key", "record_key_r")
+    touching = (links.join(new_l, "record_key_l", "left_semi")
+                .unionByName(links.join(new_r, "record_key_r", "left_semi"))
+                .select("record_key_l", "record_key_r").distinct())
+    assert got.count() > 0
+    assert sorted(got.collect()) == sorted(touching.collect())
+
+
+def test_explain_weights_add_up(data, model, links):
+    records, _ = data
+    pairs = links.orderBy("record_key_l", "record_key_r").limit(3)
+    parts = explain_pairs(records, model, pairs)
+    n_comparisons = len(model.settings["comparisons"])
+    assert parts.count() == 3 * n_comparisons
+    assert parts.where("label is null").count() == 0
+    lam = model.probability_two_random_records_match
+    prior = math.log2(lam / (1 - lam))
+    for row in parts.groupBy("record_key_l", "record_key_r").agg(
+            F.sum("match_weight").alias("s"), F.first("pair_match_weight").alias("w")).collect():
+        assert row.s + prior == pytest.approx(row.w, abs=1e-6)
+    assert "first_name_std_l" not in parts.columns  # no raw values
+
+
+def test_model_json_round_trip(model):
+    again = TrainedModel.from_json(model.to_json())
+    assert again == model
+    assert again.config_hash == CFG.model_hash()
+    weights = {(r["comparison"], r["label"]): r["match_weight"] for r in model.m_u_table()}
+    exact_first = weights[("first_name_std", "Exact match on first_name_std")]
+    other_first = weights[("first_name_std", "All other comparisons")]
+    assert exact_first > 3 > 0 > other_first
+
+
+def test_mlflow_registers_and_loads(tmp_path, data, model):
+    from vista import tracking
+
+    cfg = MlflowConfig(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db",
+                       artifact_location=str(tmp_path / "artifacts"), experiment="t")
+    assert tracking.model_is_current(cfg, CFG, name="t-identity") is False
+    with tracking.start_run(cfg, "identity-train", tags={"stage": "identity"}) as run:
+        version = tracking.log_identity_model(model, charts=model_charts(data[0], model),
+                                              registered_name="t-identity")
+    assert version == "1"
+    loaded = tracking.load_registered_identity_model(cfg, "t-identity", "latest")
+    assert loaded == model
+    assert tracking.model_is_current(cfg, CFG, name="t-identity") is True
+    changed = CFG.model_copy(update={"probabilistic": CFG.probabilistic.model_copy(
+        update={"max_iterations": 11})})
+    assert tracking.model_is_current(cfg, changed, name="t-identity") is False
+    import mlflow
+
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id,
+                                                                      "identity")}
+    assert {"identity/identity_model.json", "identity/m_u_parameters.csv",
+            "identity/charts"} <= artifacts
+    got = mlflow.get_run(run.info.run_id)
+    assert got.data.metrics["identity_lambda"] == pytest.approx(0.01)
+    assert got.data.tags[tracking.CONFIG_HASH_TAG] == CFG.model_hash()
+
+
+def test_explain_uid_with_model(spark, data, model, links):
+    from vista.identity.explain import explain
+
+    records, truth = data
+    graph = truth.select("record_key", F.col("person_id").alias("uid"))
+    linked = _labelled(links, truth).where("p_l = p_r").orderBy("record_key_l").first()
+    got = explain(linked.record_key_l, graph=graph, links=links, records=records, model=model)
+    assert got.uid == linked.p_l
+    pair = got.details.where(
+        (F.col("record_key_l") == linked.record_key_l)
+        & (F.col("record_key_r") == linked.record_key_r))
+    assert pair.count() == len(model.settings["comparisons"])
+    assert f"{linked.record_key_l} -- {linked.record_key_r}  probabilistic" in got.text
+    first = records.where(F.col("record_key") == linked.record_key_l).first()
+    for value in (first.first_name_std, first.last_name_std, first.email_std):
+        if value:
+            assert value not in got.text  # no PII in the rendering
