@@ -16,6 +16,7 @@ The YAML shape (every key optional)::
           max_distinct_birth_dates: 1
           agreement_fields: [first_name_std, birth_date]
           blocklist: ['^0+$', '^(test|noemail|none)@']
+        per_kind_max_records: {phone: 20}   # optional per-kind override of M
       devices:
         device_id_kinds: {device_id: web_device}
         account_id_kinds: [account_id]
@@ -25,9 +26,12 @@ The YAML shape (every key optional)::
         training_blocking_rules: [[first_name_std, last_name_std], [birth_date]]
         comparisons: [{column: first_name_std, kind: name, thresholds: [0.92, 0.8]}, ...]
         u_max_pairs: 1.0e6
+        u_num_chunks: 10
         max_iterations: 25
-        prior: {deterministic_rules: [[email_std]], recall: 0.7}
+        em_max_pairs: null
+        prior: {value: null, deterministic_rules: [[email_std]], recall: 0.7}
         threshold_match_probability: 0.9
+        break_lineage: parquet
         vetoes: [{comparison: first_name_std, levels: [0]}, {comparison: birth_date}]
 """
 
