@@ -16,6 +16,7 @@ from typing import Literal
 
 from deltalake import DeltaTable, Schema
 from deltalake.exceptions import CommitFailedError, DeltaError
+from deltalake.fs import DeltaStorageHandler
 from deltalake.transaction import (
     AddAction,
     CommitProperties,
@@ -115,6 +116,7 @@ def commit_files(
     """
     write_id = uuid.uuid4().hex
     props = _properties(commit, write_id)
+    after = snapshot.version() if snapshot is not None else -1
     schema = Schema.from_json(commit.schema_json)
     adds = [f.add_action() for f in commit.adds]
     try:
@@ -133,15 +135,27 @@ def commit_files(
         raise LakeError(
             f"Delta commit of {commit.operation} to {table_uri} failed: {exc}. Nothing was "
             f"committed; the table is at its previous version. Retry the write.") from exc
-    return _find_version(table_uri, write_id, storage_options)
+    return _find_version(table_uri, write_id, after, storage_options)
 
 
-def _find_version(table_uri: str, write_id: str, storage_options: dict[str, str] | None) -> int:
-    """The version carrying ``write_id`` (a concurrent writer may have committed after us)."""
-    table = DeltaTable(table_uri, storage_options=storage_options)
-    for entry in table.history(limit=50):
-        if entry.get(WRITE_ID_KEY) == write_id:
-            return int(entry["version"])
-    log.warning("commit %s to %s not found in the last 50 versions; reporting latest",
-                write_id, table_uri)
-    return table.version()
+def _find_version(table_uri: str, write_id: str, after: int,
+                  storage_options: dict[str, str] | None) -> int:
+    """The version whose commitInfo carries ``write_id``.
+
+    Concurrent writers may have committed between our read version and ours, so the
+    candidates (``after + 1`` .. latest) are read from the log one small file each.
+    ``DeltaTable.history`` is not used: its version labels can shift under a concurrent
+    commit.
+    """
+    fs = DeltaStorageHandler(table_uri, options=storage_options)
+    latest = DeltaTable(table_uri, storage_options=storage_options).version()
+    for version in range(after + 1, latest + 1):
+        with fs.open_input_stream(f"_delta_log/{version:020d}.json") as stream:
+            for line in stream.read().decode("utf-8").splitlines():
+                info = json.loads(line).get("commitInfo") if line.strip() else None
+                if info is not None:
+                    if info.get(WRITE_ID_KEY) == write_id:
+                        return version
+                    break
+    raise LakeError(f"commit {write_id} to {table_uri} succeeded but was not found in versions "
+                    f"{after + 1}..{latest} of the log; check the table's history.")
