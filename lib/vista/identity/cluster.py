@@ -123,11 +123,19 @@ def pair_edges(links: DataFrame, cfg: ClusteringConfig) -> DataFrame:
 
 
 def break_lineage(df: DataFrame) -> DataFrame:
-    """Materialise and cut lineage (reliable checkpoint into the session's directory)."""
+    """Materialise ``df`` and cut its lineage.
+
+    A reliable checkpoint into the session's checkpoint directory when one is set (the
+    frame is cached first, because a reliable checkpoint otherwise computes it twice:
+    once for the job, once for the write); a local checkpoint otherwise.
+    """
     spark = df.sparkSession
-    if spark.sparkContext.getCheckpointDir():
-        return df.checkpoint(eager=True)
-    return df.localCheckpoint(eager=True)
+    if not spark.sparkContext.getCheckpointDir():
+        return df.localCheckpoint(eager=True)
+    cached = df.persist()
+    out = cached.checkpoint(eager=True)
+    cached.unpersist()
+    return out
 
 
 def _large_star(edges: DataFrame) -> DataFrame:
