@@ -158,3 +158,25 @@ def test_size_histogram(spark):
 def test_threshold_levels_must_rise():
     with pytest.raises(ValueError, match="split_thresholds"):
         ClusteringConfig(match_threshold=0.99, split_thresholds=[0.95])
+
+
+def test_incompatibility_rules(spark):
+    from vista.identity.cluster import incompatible
+
+    cfg = ClusteringConfig.model_validate(
+        {"compatibility": {"first_name": {"nicknames": {"bob": "robert"}}}}).compatibility
+    cols = ("l_first_name_std string, r_first_name_std string, l_birth_date date, "
+            "r_birth_date date, l_gender string, r_gender string")
+    rows = [  # (left name, right name, left date, right date) -> incompatible?
+        ("jon", "john", D(1980, 1, 2), D(1980, 1, 3), False),  # one edit, one date part
+        ("john", "jhon", None, None, False),  # a swapped pair of letters
+        ("j", "john", D(1980, 1, 2), D(1980, 2, 1), False),  # initial; day/month swap
+        ("bob", "robert", None, None, False),  # nickname
+        ("ana", "eva", None, None, True),  # two edits in three letters
+        ("maria", "maria", D(1960, 3, 1), D(1991, 7, 9), True),  # three date parts differ
+        ("maria", "maria", D(1960, 3, 1), D(1961, 4, 1), True),  # two parts differ
+        (None, "eva", None, D(1991, 7, 9), False),  # missing never disagrees
+    ]
+    df = spark.createDataFrame([r[:4] + (None, None) for r in rows], cols)
+    got = [r[0] for r in df.select(incompatible(cfg).alias("x")).collect()]
+    assert got == [r[4] for r in rows]

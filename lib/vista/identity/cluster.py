@@ -345,6 +345,10 @@ def incompatible(cfg: CompatibilityConfig, left: str = "l_", right: str = "r_") 
         agree = (a == b) | ((dist <= fn_rule.max_edits) & (dist / longest <= fn_rule.max_edit_ratio))
         if fn_rule.allow_prefix:
             agree = agree | a.startswith(b) | b.startswith(a)
+        if fn_rule.allow_transposition:
+            def letters(c: Column) -> Column:
+                return F.array_sort(F.split(c, ""))
+            agree = agree | ((letters(a) == letters(b)) & (dist <= fn_rule.max_edits))
         present = a.isNotNull() & b.isNotNull() & (F.length(a) > 0) & (F.length(b) > 0)
         checks.append(present & ~agree)
     if cfg.gender_must_agree:

@@ -14,7 +14,8 @@ Every default is general; a deployment sets its own values under ``identity`` in
         compatibility:
           birth_date: {enabled: true, max_differing_parts: 1, allow_day_month_swap: true}
           first_name: {enabled: true, max_edits: 2, max_edit_ratio: 0.34,
-                       allow_prefix: true, nicknames: {bob: robert, liz: elizabeth}}
+                       allow_prefix: true, allow_transposition: true,
+                       nicknames: {bob: robert, liz: elizabeth}}
           gender_must_agree: false
       survivorship:
         default_rules: [most_recent, most_frequent]
@@ -53,13 +54,16 @@ class FirstNameRule(Section):
     lower case, accents folded like ``first_name_std``). They are compatible when equal,
     when one is a prefix of the other (``allow_prefix``: an initial or a short form), or
     when their Levenshtein distance is at most ``max_edits`` *and* at most
-    ``max_edit_ratio`` of the longer name (so "jon"/"john" agree, "ana"/"eva" do not).
+    ``max_edit_ratio`` of the longer name (so "jon"/"john" agree, "ana"/"eva" do not),
+    or (``allow_transposition``) when they have the same letters within ``max_edits``
+    (a swapped pair of letters costs 2 Levenshtein edits).
     """
 
     enabled: bool = True
     max_edits: int = Field(2, ge=0)
     max_edit_ratio: float = Field(0.34, ge=0.0, le=1.0)
     allow_prefix: bool = True
+    allow_transposition: bool = True
     nicknames: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("nicknames")
