@@ -72,15 +72,18 @@ def write_data_files(
             .partitionBy(*partition_by)
             .parquet(target)
         )
-    return describe_files(spark, target, write_dir, partition_by)
+    data_schema = T.StructType([f for f in df.schema.fields if f.name not in partition_by])
+    return describe_files(spark, target, write_dir, partition_by, data_schema)
 
 
 def describe_files(
-    spark: SparkSession, target: str, write_dir: str, partition_by: Sequence[str]
+    spark: SparkSession, target: str, write_dir: str, partition_by: Sequence[str],
+    data_schema: T.StructType,
 ) -> list[DataFile]:
     """Size, time and row count of every Parquet file under ``target``."""
     try:
-        meta = spark.read.format("parquet").option("recursiveFileLookup", "true").load(target)
+        meta = (spark.read.format("parquet").schema(data_schema)
+                .option("recursiveFileLookup", "true").load(target))
     except Exception as exc:  # an empty write leaves no file to read
         if "UNABLE_TO_INFER_SCHEMA" in str(exc) or "PATH_NOT_FOUND" in str(exc):
             return []
