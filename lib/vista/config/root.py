@@ -12,6 +12,8 @@ from vista.config.models import (
     Section,
     SparkConfig,
 )
+from vista.identity.config import IdentityConfig
+from vista.ingest.config import IngestConfig
 
 __all__ = ["STAGE_NAMES", "DemoConfig", "VistaConfig"]
 
@@ -34,3 +36,5 @@ class VistaConfig(Section):
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
     run: RunConfig = Field(default_factory=RunConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
