@@ -16,6 +16,7 @@ in a full run.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -203,6 +204,38 @@ def _linker(records: DataFrame, settings: Any, break_lineage: str = "parquet"):
     return Linker(db.register(records), settings, log_level=None), db
 
 
+def _run_em(linker: Any, p: ProbabilisticConfig) -> list[int]:
+    """EM once per training blocking rule; a rule whose EM degenerates is skipped.
+
+    Splink refuses an m-probability that underflows to 0 (a level never seen among the
+    session's matches); the session's estimates are then dropped, the others stand.
+    """
+    settings = linker._settings_obj
+    prior = settings._probability_two_random_records_match
+    iterations = []
+    for rule in p.training_blocking_rules:
+        # A failed session leaves Splink's settings without the comparisons it had set
+        # aside for the rule, so they are restored from a copy.
+        before = copy.deepcopy(settings.core_model_settings)
+        try:
+            session = linker.training.estimate_parameters_using_expectation_maximisation(
+                _block(rule), max_pairs=p.em_max_pairs)
+        except ValueError as exc:
+            settings.core_model_settings = before
+            log.warning("EM on blocking rule %s skipped: %s", rule, str(exc)[:200])
+            iterations.append(0)
+            continue
+        iterations.append(len(session._core_model_settings_history))
+    # λ is the population prior (fixed or estimated above), never the blocked-set
+    # estimate an EM session may leave behind.
+    settings._probability_two_random_records_match = prior
+    if not any(iterations):
+        raise ModelError(f"EM failed on every training blocking rule "
+                         f"{p.training_blocking_rules}; add rules that each leave some "
+                         "comparisons free to estimate (identity.linking.probabilistic).")
+    return iterations
+
+
 def train(records: DataFrame, cfg: LinkingConfig | ProbabilisticConfig) -> TrainedModel:
     """Train the Fellegi-Sunter model on person records.
 
@@ -229,11 +262,7 @@ def train(records: DataFrame, cfg: LinkingConfig | ProbabilisticConfig) -> Train
                 [_block(r) for r in p.prior.deterministic_rules], recall=p.prior.recall)
         linker.training.estimate_u_using_random_sampling(
             max_pairs=p.u_max_pairs, seed=p.u_seed, num_chunks=p.u_num_chunks)
-        iterations = []
-        for rule in p.training_blocking_rules:
-            session = linker.training.estimate_parameters_using_expectation_maximisation(
-                _block(rule), max_pairs=p.em_max_pairs)
-            iterations.append(len(session._core_model_settings_history))
+        iterations = _run_em(linker, p)
         settings = linker.misc.save_model_to_json()
     finally:
         prepared.unpersist()
