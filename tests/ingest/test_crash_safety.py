@@ -20,7 +20,7 @@ EVENTS = (
 )
 
 
-class Crash(RuntimeError):
+class CrashError(RuntimeError):
     pass
 
 
@@ -32,7 +32,7 @@ class CrashAfterBronze(Lake):
     def append(self, table, df, merge_schema=False, txn=None):
         if table.startswith("quarantine/") and not CrashAfterBronze.crashed:
             CrashAfterBronze.crashed = True
-            raise Crash("simulated crash between the bronze and the quarantine commit")
+            raise CrashError("simulated crash between the bronze and the quarantine commit")
         return super().append(table, df, merge_schema=merge_schema, txn=txn)
 
 
@@ -53,7 +53,7 @@ def test_crash_then_rerun_equals_an_uninterrupted_run(spark, inputs, tmp_path):
     run(clean)
 
     crashing = tmp_path / "crashing"
-    with pytest.raises(Crash):
+    with pytest.raises(CrashError):
         run(make_ctx(spark, crashing, cfg, lake=CrashAfterBronze(spark, str(crashing))))
     assert Lake(spark, str(crashing)).read("bronze/shop").count() == 2  # committed before the crash
     resumed = make_ctx(spark, crashing, cfg)

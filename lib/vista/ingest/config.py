@@ -38,11 +38,12 @@ Example (YAML)::
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from vista.config.models import Section
+from vista.quality import ExpectationSpec
 
 Entity = Literal["person", "order", "order_line", "interaction"]
 Format = Literal["csv", "jsonl", "json", "parquet", "delta", "jdbc"]
@@ -89,8 +90,8 @@ class Expectations(Section):
     expectations of the entity).
     """
 
-    bronze: list[dict[str, Any]] = Field(default_factory=list)
-    silver: list[dict[str, Any]] = Field(default_factory=list)
+    bronze: list[ExpectationSpec] = Field(default_factory=list)
+    silver: list[ExpectationSpec] = Field(default_factory=list)
 
 
 class JdbcConfig(Section):
@@ -154,6 +155,7 @@ class SourceConfig(Section):
             record's country, then ``default_country``).
         currency_field / currency: Where an amount's currency comes from.
         required: Raw fields that must be present (else reason ``missing_required``).
+        pii: Raw fields holding personal data: masked in quality-gate examples.
         rules: Row rules (reason + reject_if).
         watermark_column: For ``delta``/``jdbc``: a monotonically increasing column used
             for incremental reads.
@@ -174,6 +176,7 @@ class SourceConfig(Section):
     currency_field: str | None = None
     currency: str | None = None
     required: list[str] = Field(default_factory=list)
+    pii: list[str] = Field(default_factory=list)
     rules: list[RowRule] = Field(default_factory=list)
     watermark_column: str | None = None
     jdbc: JdbcConfig | None = None
@@ -198,7 +201,7 @@ class SourceConfig(Section):
         if self.format in ("delta", "jdbc") and not self.watermark_column:
             problems.append(f"format {self.format} needs `watermark_column` for incremental reads")
         fields = set(self.schema_)
-        for group, names in (("key", self.key), ("required", self.required)):
+        for group, names in (("key", self.key), ("required", self.required), ("pii", self.pii)):
             missing = [n for n in names if n not in fields]
             if missing:
                 problems.append(f"{group} names fields not in the schema: {missing}")

@@ -135,12 +135,18 @@ def typed_column(spec: FieldMap, raw_fields: set[str], target: T.DataType) -> Co
 
 
 def spec_map(specs: Mapping[str, FieldMap], raw_fields: set[str]) -> Column:
-    """A ``map<string,string>`` from name -> FieldMap, without null values."""
+    """A ``map<string,string>`` from name -> FieldMap, without null values.
+
+    A value with ``formats`` is parsed as a timestamp and kept as ISO-8601 text.
+    """
     if not specs:
         return F.create_map().cast(T.MapType(T.StringType(), T.StringType()))
     pairs: list[Column] = []
     for name, spec in sorted(specs.items()):
-        pairs += [F.lit(name), F.trim(raw_column(spec, raw_fields).cast("string"))]
+        value = F.trim(raw_column(spec, raw_fields).cast("string"))
+        if isinstance(spec, FieldSpec) and spec.formats:  # a date kept as ISO-8601 text
+            value = F.date_format(parse_timestamp(value, spec.formats), "yyyy-MM-dd'T'HH:mm:ss")
+        pairs += [F.lit(name), value]
     return F.map_filter(F.create_map(*pairs), lambda _k, v: v.isNotNull() & (v != ""))
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from vista.errors import ConfigError, ConfigProblem
+from vista.errors import ConfigError, ConfigProblem, QualityGateFailed
 from vista.ingest import silver
 from vista.ingest.batch_sources import ingest_batch_source
 from vista.ingest.bronze import SourceCounts, describe, ensure_dir_exists, input_path, stream_files
@@ -46,10 +46,10 @@ def validate_sources(cfg: IngestConfig) -> None:
         raise ConfigError(problems)
 
 
-def _specs(raw: list[dict[str, Any]]) -> list[Any]:
-    from vista.quality import ExpectationSpec
-
-    return [ExpectationSpec.model_validate(d) if isinstance(d, dict) else d for d in raw]
+#: Canonical columns holding personal data: never shown in quality examples.
+PII_COLUMNS = ("first_name", "last_name", "first_name_std", "last_name_std", "full_name_std",
+               "email", "email_std", "phone", "phone_e164", "birth_date", "address",
+               "address_std", "postal_code")
 
 
 def make_gates(ctx: RunContext, data_docs_dir: str) -> tuple[Callable, silver.Gate]:
@@ -58,22 +58,26 @@ def make_gates(ctx: RunContext, data_docs_dir: str) -> tuple[Callable, silver.Ga
 
     cfg: IngestConfig = ctx.config.ingest
 
-    def run_gate(df: DataFrame, table: str, specs: list[Any]) -> None:
+    def run_gate(df: DataFrame, table: str, specs: list[Any], pii: tuple[str, ...]) -> None:
         if not specs:
             return
-        result = gate(df, table, specs, data_docs_dir=data_docs_dir)
+        try:
+            result = gate(df, table, specs, data_docs_dir=data_docs_dir, pii_columns=pii)
+        except QualityGateFailed:
+            ctx.manifest.record_metrics("ingest", {"quality_failed_table": table})
+            raise
         ctx.manifest.record_quality(result)
 
     def bronze_gate(df: DataFrame, table: str) -> None:
         src = cfg.source(table.split("/", 1)[1])
-        run_gate(df, table, _specs(src.expectations.bronze))
+        run_gate(df, table, list(src.expectations.bronze), tuple(src.pii))
 
     def silver_gate(df: DataFrame, table: str, entity: str, sources: list[SourceConfig]) -> None:
-        run_gate(df, table, list(builtin_expectations(QUALITY_KIND[entity])))
+        run_gate(df, table, list(builtin_expectations(QUALITY_KIND[entity])), PII_COLUMNS)
         for src in sources:
             if src.expectations.silver:
                 run_gate(df.where(F.col("source") == src.name), f"{table}[{src.name}]",
-                         _specs(src.expectations.silver))
+                         list(src.expectations.silver), PII_COLUMNS)
 
     return bronze_gate, silver_gate
 

@@ -11,7 +11,7 @@ row's ``reason``; all that fire are in ``reasons``):
    (``ts``, ``channel``, ``line_no`` ...), is null or blank;
 4. ``bad_date`` / ``bad_number`` - a mapped value is present but does
    not convert to its canonical type (a date that fits none of the formats, ``"12,5x"``
-   for an amount);
+   for an amount); ``attrs`` entries with ``formats`` are checked as dates too;
 5. ``unknown_currency`` - an order or order-line currency not in ``currency_rates``;
 6. the source's own ``rules`` (``negative_amount`` ...), in declared order.
 
@@ -79,6 +79,12 @@ def source_checks(src: SourceConfig, cfg: IngestConfig, columns: list[str]) -> l
             raw = raw_column(spec, raw_fields)
             typed = typed_column(spec, raw_fields, allowed[name])
             checks.append((reason, f"{out.entity}.{name}", scope & ~_blank(raw) & typed.isNull()))
+        for name, spec in sorted(out.attrs.items()):
+            if isinstance(spec, FieldSpec) and spec.formats:
+                raw = raw_column(spec, raw_fields)
+                typed = typed_column(spec, raw_fields, T.TimestampType())
+                checks.append(("bad_date", f"{out.entity}.attrs.{name}",
+                               scope & ~_blank(raw) & typed.isNull()))
         money = money or out.entity in ("order", "order_line")
     if money:
         cur = currency_column(src, raw_fields)
