@@ -89,8 +89,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     cfg = load_config(conf)
     demo = cfg.demo
     customers = args.customers or demo.customers
-    log.info("generating a sample lake of %d customers in %s", customers, demo.sample_dir)
-    generate_sample_lake(demo.sample_dir, customers=customers, seed=demo.seed,
+    sample_dir = cfg.ingest.inputs_root
+    log.info("generating a sample lake of %d customers in %s", customers, sample_dir)
+    generate_sample_lake(sample_dir, customers=customers, seed=demo.seed,
                          months=demo.months, bad_row_rate=demo.bad_row_rate)
     spark = _session(cfg)
     stages = [s for s in cfg.run.stages if s in built_stages()]
@@ -103,7 +104,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def render_outputs(cfg: Any, manifest: Any, manifests: str) -> str:
     """Tell the user where every output of a run is."""
     lines = [f"\nvista demo finished: run {manifest.run_id} {manifest.status}", "",
-             f"  sample lake (raw input):  {cfg.demo.sample_dir}",
+             f"  sample lake (raw input):  {cfg.ingest.inputs_root}",
              f"  Delta lake:               {cfg.lake.root}"]
     seen: dict[str, dict] = {}
     for table in manifest.tables:

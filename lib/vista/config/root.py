@@ -19,9 +19,8 @@ __all__ = ["STAGE_NAMES", "DemoConfig", "VistaConfig"]
 
 
 class DemoConfig(Section):
-    """What `vista demo` generates before it runs the pipeline."""
+    """What `vista demo` generates (into ``ingest.inputs_root``) before it runs the pipeline."""
 
-    sample_dir: str = ".vista/sample"
     customers: int = Field(1000, ge=10)
     seed: int = 7
     months: int = Field(24, ge=1)
