@@ -40,9 +40,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from vista.config.models import Section
 from vista.quality import ExpectationSpec
 
 Entity = Literal["person", "order", "order_line", "interaction"]
@@ -50,6 +49,13 @@ Format = Literal["csv", "jsonl", "json", "parquet", "delta", "jdbc"]
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CORRUPT_COLUMN = "_corrupt_record"
+
+
+class Section(BaseModel):
+    """Frozen, no unknown keys (as ``vista.config.models.Section``; not imported from
+    there because ``vista.config`` composes this module's ``IngestConfig``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class FieldSpec(Section):

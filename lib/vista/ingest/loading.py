@@ -7,7 +7,6 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from vista.config.loader import key_path
 from vista.errors import ConfigError, ConfigProblem
 from vista.ingest.config import IngestConfig
 
@@ -29,6 +28,8 @@ def load_ingest_config(path: str | Path, inputs_root: str | None = None) -> Inge
     section = dict(data.get("ingest", {}))
     if inputs_root is not None:
         section["inputs_root"] = inputs_root
+    from vista.config.loader import key_path  # late: vista.config imports this package
+
     try:
         return IngestConfig.model_validate(section)
     except ValidationError as exc:
