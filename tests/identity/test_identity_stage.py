@@ -113,3 +113,8 @@ def test_incremental_equals_full_and_uids_are_stable(run_stage):
     reasons = sorted(r["reason"] for r in inc.read(stage.LINEAGE_T).where("run_id = 'r2'")
                      .collect())
     assert reasons == ["merge", "retired", "split"]
+    # a third run over unchanged input re-clusters nothing and changes no UID
+    before = _graph(inc).select("record_key", "uid")
+    _, m3, _ = run_stage("inc", V2, "r3")
+    assert (m3["changed_records"], m3["reclustered_records"], m3["uids_new"]) == (0, 0, 0)
+    _eq(_graph(inc).select("record_key", "uid"), before)

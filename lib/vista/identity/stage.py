@@ -83,7 +83,8 @@ def fingerprints(records: DataFrame, columns: list[str]) -> DataFrame:
     """``record_key, fingerprint``: a hash of the record's matching fields."""
     present = [c for c in columns if c in records.columns]
     payload = F.to_json(F.struct(*[
-        F.map_entries(F.col(c)).alias(c) if c == "ids" else F.col(c) for c in present]))
+        F.array_sort(F.map_entries(F.col(c))).alias(c) if c == "ids" else F.col(c)
+        for c in present]))
     return records.select("record_key", F.sha2(payload, 256).alias("fingerprint"))
 
 
