@@ -29,9 +29,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from vista.config.models import Section
+
+class Section(BaseModel):
+    """Frozen, no unknown keys, like ``vista.config.models.Section`` (not imported from
+    there: ``vista.config`` composes this module, so importing it back is a cycle)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class BirthDateRule(Section):

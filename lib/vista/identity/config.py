@@ -18,8 +18,7 @@ import json
 
 from pydantic import Field
 
-from vista.config.models import Section
-from vista.identity.cluster_config import ClusteringConfig, SurvivorshipConfig
+from vista.identity.cluster_config import ClusteringConfig, Section, SurvivorshipConfig
 from vista.identity.linking_config import LinkingConfig
 
 _MATCH_COLUMNS = [

@@ -31,6 +31,9 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+# vista.config composes IdentityConfig; importing it first keeps the identity modules'
+# own imports of vista.config.models from re-entering a half-built vista.identity.config.
+import vista.config  # noqa: F401, I001
 from vista.identity.cluster import (
     break_lineage,
     cluster_records,
