@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -21,8 +22,11 @@ from vista.errors import VistaError
 log = logging.getLogger("vista")
 
 DEFAULT_CONF = "conf/local.yaml"
-_QUIET = ("py4j", "pyspark", "mlflow", "great_expectations", "alembic", "splink", "urllib3",
-          "matplotlib", "numexpr")
+_QUIET = ("py4j", "pyspark", "mlflow", "great_expectations", "alembic", "urllib3",
+          "matplotlib", "numexpr", "py.warnings")
+# Splink logs one WARNING per untrainable comparison level; that is model detail the
+# MLflow run keeps, not progress a user needs.
+_QUIETER = ("splink",)
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -36,7 +40,12 @@ def setup_logging(verbose: bool = False) -> None:
     )
     for name in _QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in _QUIETER:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("py.warnings").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(altair|mlflow)\b")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def resolve_conf(path: str | None) -> str | None:
