@@ -22,11 +22,11 @@ from vista.errors import VistaError
 log = logging.getLogger("vista")
 
 DEFAULT_CONF = "conf/local.yaml"
-_QUIET = ("py4j", "pyspark", "mlflow", "great_expectations", "alembic", "urllib3",
+_QUIET = ("py4j", "pyspark", "great_expectations", "alembic", "urllib3",
           "matplotlib", "numexpr", "py.warnings")
 # Splink logs one WARNING per untrainable comparison level; that is model detail the
 # MLflow run keeps, not progress a user needs.
-_QUIETER = ("splink",)
+_QUIETER = ("splink", "mlflow")
 
 
 def setup_logging(verbose: bool = False) -> None:
