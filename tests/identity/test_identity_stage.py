@@ -66,7 +66,7 @@ def run_stage(spark, monkeypatch, tmp_path):
     from vista.manifest import RunManifest
 
     monkeypatch.setattr("vista.identity.linking.predict", fake_predict)
-    monkeypatch.setattr(stage, "_model", lambda ctx, records, cfg: ("fake-model", False))
+    monkeypatch.setattr(stage, "train_or_load", lambda ctx, records, cfg: ("fake-model", False))
     monkeypatch.setenv("VISTA_UID_SALT", "stage-test-salt")
     config = SimpleNamespace(identity=IdentityConfig(track_mlflow=False), mlflow=None)
 

@@ -132,7 +132,7 @@ def device_uids(ctx: RunContext, records: DataFrame, graph: DataFrame,
                                             F.lit(ctx.run_id).alias("run_id"))
 
 
-def _model(ctx: RunContext, records: DataFrame, cfg: IdentityConfig) -> tuple[Any, bool]:
+def train_or_load(ctx: RunContext, records: DataFrame, cfg: IdentityConfig) -> tuple[Any, bool]:
     """Train or load the Fellegi-Sunter model: ``(model or None, retrained)``."""
     if not cfg.linking.probabilistic.enabled:
         return None, False
@@ -383,7 +383,7 @@ def run(ctx: RunContext) -> dict[str, int | float]:
     records = break_lineage(lake.read(PERSON_RECORDS_T))
     last = _last_run(ctx)
     run_seq = int(last["run_seq"]) + 1 if last else 1
-    model, retrained = _model(ctx, records, cfg)
+    model, retrained = train_or_load(ctx, records, cfg)
     full = bool(ctx.options.get("full")) or last is None or retrained or not lake.exists(
         GRAPH_T) or last["resolution_hash"] != cfg.resolution_hash()
     log.info("identity: %s run #%d", "full" if full else "incremental", run_seq)
