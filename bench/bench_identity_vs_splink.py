@@ -25,6 +25,7 @@ import argparse
 import json
 import logging
 import os
+import sys
 import tempfile
 import time
 
@@ -197,6 +198,7 @@ def main() -> None:
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--out", help="write the results JSON here")
     args = ap.parse_args()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers import vista (UDFs)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     tmp = tempfile.mkdtemp(prefix="vista-bench-")
     spark = build_session(SparkConfig(master=args.master, shuffle_partitions=4,
