@@ -95,3 +95,15 @@ def test_config_is_frozen() -> None:
     cfg = load_config(None, env={})
     with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen-instance error
         cfg.lake.root = "elsewhere"  # type: ignore[misc]
+
+
+def test_readme_add_your_own_source_example_is_valid_config(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Add your own source"):]
+    start = section.index("```yaml") + len("```yaml")
+    block = section[start: section.index("```", start)]
+    conf = write(tmp_path / "own.yaml", block)
+    cfg = load_config(conf, env={})
+    (source,) = cfg.ingest.sources
+    assert source.name == "helpdesk"
+    assert [o.entity for o in source.outputs] == ["person", "interaction"]
