@@ -48,3 +48,45 @@ def tmp_lake(tmp_path: Path) -> Path:
     root = tmp_path / "lake"
     root.mkdir()
     return root
+
+
+@pytest.fixture(scope="session")
+def demo_run(spark, scratch_dir: Path):
+    """`vista demo` once per test session, on a tiny sample lake, in this session's Spark.
+
+    End-to-end tests of every stage read its outputs (lake tables, manifest, stdout)
+    instead of running the pipeline again.
+    """
+    import contextlib
+    import io
+    import json
+    from types import SimpleNamespace
+
+    from vista.cli import main
+    from vista.config import load_config
+    from vista.lake import Lake
+
+    root = scratch_dir / "demo"
+    root.mkdir()
+    repo_conf = Path(__file__).resolve().parents[1] / "conf" / "local.yaml"
+    conf = root / "demo.yaml"
+    conf.write_text(
+        f"include: [{repo_conf}]\n"
+        f"spark: {{checkpoint_dir: {root / 'checkpoints'}, shuffle_partitions: 2}}\n"
+        f"lake: {{root: {root / 'lake'}}}\n"
+        f"mlflow: {{tracking_uri: 'sqlite:///{root / 'mlflow.db'}', "
+        f"artifact_location: {root / 'mlruns'}}}\n"
+        f"ingest: {{inputs_root: {root / 'sample'}}}\n"
+        "demo: {customers: 40, seed: 3, months: 12, bad_row_rate: 0.04}\n",
+        encoding="utf-8",
+    )
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["demo", "--conf", str(conf)])
+    cfg = load_config(conf)
+    manifests = sorted((root / "lake" / "_manifests").glob("*.json"))
+    return SimpleNamespace(
+        code=code, stdout=out.getvalue(), conf=conf, cfg=cfg, root=root,
+        sample=root / "sample", lake=Lake.from_config(spark, cfg.lake),
+        manifest=json.loads(manifests[-1].read_text()) if manifests else None,
+    )

@@ -4,18 +4,10 @@ a reason that fits its kind, and rows in == bronze + quarantine for every source
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from ingest_helpers import make_ctx
 from pyspark.sql import functions as F
-
-from vista.ingest import load_ingest_config
-from vista.ingest.stage import run
-from vista.sample.generate import generate_sample_lake
-
-CONF = Path(__file__).resolve().parents[2] / "conf" / "sources" / "sample.yaml"
 
 # Ground-truth bad-row kind (and column, where the kind alone is ambiguous) -> reason code.
 REASON = {
@@ -47,18 +39,18 @@ def _expected(bad: pd.DataFrame) -> Counter:
 
 
 @pytest.mark.e2e
-def test_sample_lake_bad_rows_reconcile_with_quarantine(spark, tmp_path):
-    sample = tmp_path / "sample"
-    generate_sample_lake(sample, customers=40, seed=3, months=12, bad_row_rate=0.04)
-    cfg = load_ingest_config(CONF, inputs_root=str(sample))
-    ctx = make_ctx(spark, tmp_path / "lake", cfg, quality=True)
-    counts = run(ctx)
+def test_sample_lake_bad_rows_reconcile_with_quarantine(demo_run):
+    """Reads the session's `vista demo` run (tests/conftest.py): 40 customers, 4% bad rows."""
+    sample, lake = demo_run.sample, demo_run.lake
+    stage = next(s for s in demo_run.manifest["stages"] if s["name"] == "ingest")
+    counts = stage["metrics"]
+    quality = demo_run.manifest["quality"]
 
-    per_source = ctx.manifest.stages[-1].metrics["per_source"]
+    per_source = counts["per_source"]
     for name, m in per_source.items():
         assert m["rows_in"] == m["bronze"] + m["quarantined"], name
-        bronze = ctx.lake.read(f"bronze/{name}").count()
-        quarantined = ctx.lake.read(f"quarantine/{name}").count()
+        bronze = lake.read(f"bronze/{name}").count()
+        quarantined = lake.read(f"quarantine/{name}").count()
         assert (bronze, quarantined) == (m["bronze"], m["quarantined"]), name
     delivered = sum(len(pd.read_parquet(f)) if f.suffix == ".parquet" else
                     sum(1 for _ in f.open(encoding="utf-8")) - (f.suffix == ".csv")
@@ -70,11 +62,11 @@ def test_sample_lake_bad_rows_reconcile_with_quarantine(spark, tmp_path):
         F.col("reason"))
     got: Counter = Counter()
     for name in per_source:
-        rows = (ctx.lake.read(f"quarantine/{name}").groupBy(folder.alias("f"), reason.alias("r"))
+        rows = (lake.read(f"quarantine/{name}").groupBy(folder.alias("f"), reason.alias("r"))
                 .count().collect())  # a handful of (folder, reason) groups
         for r in rows:
             got[(r["f"], r["r"])] += r["count"]
     assert got == _expected(pd.read_parquet(sample / "ground_truth" / "bad_rows.parquet"))
     assert counts["silver_person"] > 0 and counts["silver_order"] > 0
     assert counts["silver_order_line"] > 0 and counts["silver_interaction"] > 0
-    assert any(q["table"] == "silver/orders" and q["passed"] for q in ctx.manifest.quality)
+    assert any(q["table"] == "silver/orders" and q["passed"] for q in quality)
