@@ -10,7 +10,7 @@ import pytest
 from vista.cli import build_parser, main
 
 
-@pytest.mark.parametrize("command", [[], ["sample"], ["run"], ["demo"], ["runs"], ["identity"]])
+@pytest.mark.parametrize("command", [[], ["sample"], ["run"], ["demo"], ["runs"], ["config"], ["identity"], ["identity", "train"], ["identity", "explain"], ["identity", "evaluate"]])
 def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         build_parser().parse_args([*command, "--help"])
@@ -49,3 +49,17 @@ def test_runs_lists_manifests_as_a_table(
     assert out[0].split()[:2] == ["run", "id"]
     assert out[2].split() == ["20260101T000000Z-aaaaaa", "succeeded", "2026-01-01T00:00:00+00:00",
                               "ingest(12s)", "1", "1/2"]
+
+
+def test_config_prints_every_key_of_a_section_with_overrides(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    monkeypatch.setenv("VISTA__LAKE__ENGINE", "delta-rs")
+    conf = tmp_path / "c.yaml"
+    conf.write_text(f"lake:\n  root: {tmp_path / 'lake'}\n")
+    assert main(["config", "--conf", str(conf), "--section", "lake"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed == {"lake": {"root": str(tmp_path / "lake"), "engine": "delta-rs",
+                                "vacuum_retention_hours": 168}}

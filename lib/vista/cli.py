@@ -152,6 +152,19 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    import yaml
+
+    from vista.config import load_config
+
+    cfg = load_config(resolve_conf(args.conf))
+    data = cfg.model_dump(mode="json", by_alias=True)
+    if args.section:
+        data = {args.section: data[args.section]}
+    print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vista", description="vista: an open-source Customer 360 on Apache Spark.")
@@ -189,6 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--conf", help=f"config YAML (default {DEFAULT_CONF})")
     p.add_argument("--limit", type=int, default=20, help="how many (newest first)")
     p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("config", help="print the effective configuration, every key",
+                       description="Load a config (with includes and VISTA__ environment "
+                                   "overrides), validate it, and print every key with its "
+                                   "value or default.")
+    p.add_argument("--conf", help=f"config YAML (default {DEFAULT_CONF})")
+    p.add_argument("--section", help="only this section (e.g. identity)")
+    p.set_defaults(func=cmd_config)
 
     _add_identity(sub)
     return parser

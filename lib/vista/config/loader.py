@@ -194,7 +194,7 @@ def load_config(
         for err in exc.errors():
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
-                msg = "unknown key (check the spelling; see conf/local.yaml for every key)"
+                msg = "unknown key (check the spelling; `vista config` lists every key)"
             elif err["type"] == "missing":
                 msg = "required key is missing"
             elif "input" in err and err["type"] not in ("model_type",):
