@@ -27,7 +27,7 @@ from vista.standardise import (
 IN_OUT = "i int, s string"
 
 
-def _eq(actual, expected):
+def assert_frames_equal(actual, expected):
     # chispa rather than pyspark.testing.assertDataFrameEqual: the latter imports
     # pyspark.pandas, which does not import with pandas 3.
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
@@ -59,7 +59,7 @@ def test_fold_text_accents_case_space_punctuation(spark):
             (None, None),
         ],
     )
-    _eq(inp.select("i", fold_text("s").alias("out")), exp)
+    assert_frames_equal(inp.select("i", fold_text("s").alias("out")), exp)
 
 
 def test_std_name_honorifics_and_compound_surnames(spark):
@@ -74,12 +74,12 @@ def test_std_name_honorifics_and_compound_surnames(spark):
             (None, None),
         ],
     )
-    _eq(inp.select("i", std_name("s").alias("out")), exp)
+    assert_frames_equal(inp.select("i", std_name("s").alias("out")), exp)
 
 
 def test_std_name_custom_honorifics(spark):
     inp, exp = _pairs(spark, [("Herr Müller", "muller"), ("Mr Müller", "mr muller")])
-    _eq(inp.select("i", std_name("s", honorifics=["herr"]).alias("out")), exp)
+    assert_frames_equal(inp.select("i", std_name("s", honorifics=["herr"]).alias("out")), exp)
 
 
 def test_std_email_validity(spark):
@@ -99,7 +99,7 @@ def test_std_email_validity(spark):
             (None, None),
         ],
     )
-    _eq(inp.select("i", std_email("s").alias("out")), exp)
+    assert_frames_equal(inp.select("i", std_email("s").alias("out")), exp)
 
 
 def test_std_email_canonical_gmail(spark):
@@ -112,7 +112,7 @@ def test_std_email_canonical_gmail(spark):
             ("bad@", None),
         ],
     )
-    _eq(inp.select("i", std_email("s", canonicalise=True).alias("out")), exp)
+    assert_frames_equal(inp.select("i", std_email("s", canonicalise=True).alias("out")), exp)
     custom = inp.select("i", std_email("s", True, ["example.com"], {}).alias("out"))
     exp2 = spark.createDataFrame(
         [
@@ -123,7 +123,7 @@ def test_std_email_canonical_gmail(spark):
         ],
         "i int, out string",
     )
-    _eq(custom, exp2)
+    assert_frames_equal(custom, exp2)
 
 
 def test_std_phone_e164_per_row_region(spark):
@@ -143,7 +143,7 @@ def test_std_phone_e164_per_row_region(spark):
     ]
     inp = spark.createDataFrame([(i, s, r) for i, (s, r, _) in enumerate(rows)], "i int, s string, r string")
     exp = spark.createDataFrame([(i, e) for i, (_, _, e) in enumerate(rows)], "i int, out string")
-    _eq(inp.select("i", std_phone_e164("s", F.col("r")).alias("out")), exp)
+    assert_frames_equal(inp.select("i", std_phone_e164("s", F.col("r")).alias("out")), exp)
 
 
 def test_std_phone_e164_literal_region(spark):
@@ -151,7 +151,7 @@ def test_std_phone_e164_literal_region(spark):
         spark,
         [("600 123 456", "+34600123456"), ("+52 55 1234 5678", "+525512345678"), ("(55) 1234-5678", None)],
     )
-    _eq(inp.select("i", std_phone_e164("s", "ES").alias("out")), exp)
+    assert_frames_equal(inp.select("i", std_phone_e164("s", "ES").alias("out")), exp)
 
 
 def test_parse_date_multiple_formats(spark):
@@ -169,7 +169,7 @@ def test_parse_date_multiple_formats(spark):
         out_type="date",
     )
     out = inp.select("i", parse_date("s", ["yyyy-MM-dd", "d/M/yyyy", "yyyyMMdd"]).alias("out"))
-    _eq(out, exp)
+    assert_frames_equal(out, exp)
 
 
 def test_parse_timestamp_and_range(spark):
@@ -185,7 +185,7 @@ def test_parse_timestamp_and_range(spark):
     )
     ts = parse_timestamp("s", ["yyyy-MM-dd HH:mm:ss", "dd/MM/yyyy HH:mm"])
     out = inp.select("i", within_range(ts, dt.datetime(1900, 1, 1), F.current_timestamp()).alias("out"))
-    _eq(out, exp)
+    assert_frames_equal(out, exp)
     with pytest.raises(ValueError, match="at least one format"):
         parse_date("s", [])
 
@@ -210,7 +210,7 @@ def test_std_country_codes_and_names(spark):
             (None, "PT"),
         ],
     )
-    _eq(inp.select("i", std_country("s", default="PT").alias("out")), exp)
+    assert_frames_equal(inp.select("i", std_country("s", default="PT").alias("out")), exp)
 
 
 def test_std_address_and_postal_code(spark):
@@ -224,13 +224,13 @@ def test_std_address_and_postal_code(spark):
             (None, None),
         ],
     )
-    _eq(inp.select("i", std_address("s").alias("out")), exp)
+    assert_frames_equal(inp.select("i", std_address("s").alias("out")), exp)
 
     rows = [("8001", "ES", "08001"), (" 28013 ", "ES", "28013"), ("sw1a  1aa", "GB", "SW1A 1AA"),
             ("1000 - 001", "PT", "1000-001"), ("8001", None, "8001"), ("", "ES", None)]  # fmt: skip
     pc = spark.createDataFrame([(i, s, c) for i, (s, c, _) in enumerate(rows)], "i int, s string, c string")
     exp_pc = spark.createDataFrame([(i, e) for i, (_, _, e) in enumerate(rows)], "i int, out string")
-    _eq(pc.select("i", std_postal_code("s", F.col("c")).alias("out")), exp_pc)
+    assert_frames_equal(pc.select("i", std_postal_code("s", F.col("c")).alias("out")), exp_pc)
 
 
 def test_std_bool(spark):
@@ -240,7 +240,7 @@ def test_std_bool(spark):
          ("Não", False), ("sim", True), ("maybe", None), (None, None)],  # fmt: skip
         out_type="boolean",
     )
-    _eq(inp.select("i", std_bool("s").alias("out")), exp)
+    assert_frames_equal(inp.select("i", std_bool("s").alias("out")), exp)
 
 
 def test_config_is_frozen_and_strict():
