@@ -162,7 +162,9 @@ def _default_noise() -> dict[str, NoiseProfile]:
         "support": NoiseProfile(drop_accents=0.4, nickname=0.15, missing_email=0.3, missing_phone=0.4,
                                 first_surname_only=0.6, duplicate=0.0),
         "survey": NoiseProfile(drop_accents=0.3, email_case=0.2, missing_email=0.0, duplicate=0.0),
-        "email": NoiseProfile(email_case=0.15, email_dots=0.05, email_typo=0.0, duplicate=0.0),
+        # an e-mail platform always knows the address it sends to: an empty one is a bad row
+        "email": NoiseProfile(email_case=0.15, email_dots=0.05, email_typo=0.0, duplicate=0.0,
+                              missing_email=0.0),
     }  # fmt: skip
 
 
