@@ -76,6 +76,8 @@ def test_guards_whole_frame(spark, names):
     expected = _links(spark, [
         ("crm:1", "shop:1", "deterministic:email"),
         ("crm:2", "shop:2", "deterministic:email"),
+        ("crm:1", "shop:1", "deterministic:email_key"),
+        ("crm:2", "shop:2", "deterministic:email_key"),
         ("loy:1", "loy:2", "deterministic:loyalty_card"),
         ("loy:1", "loy:3", "deterministic:loyalty_card"),
     ])
@@ -97,6 +99,7 @@ def test_personal_email_star_and_first_name_typo(spark, names):
     # "me@" carries two first names so it is shared: only same-first-name pairs link.
     expected = _links(spark, [
         ("a:1", "b:2", "deterministic:email"),
+        ("a:1", "b:2", "deterministic:email_key"),
         ("d:4", "e:5", "deterministic:crm_id"),
         ("d:4", "e:5", "deterministic:phone"),
     ])
@@ -139,3 +142,22 @@ def test_schema_is_links(spark):
         (f.name, f.dataType) for f in LINKS]
     assert got.count() == 0
     assert isinstance(got.schema["match_weight"].dataType, T.DoubleType)
+
+
+def test_email_key_links_dot_and_tag_variants(spark, names):
+    (a, b, *_), _last = names
+    records = spark.createDataFrame([
+        _rec("crm:1", a, "ann.lee@mail.test"),
+        _rec("news:2", None, "annlee@mail.test"),
+        _rec("news:3", None, "ann.lee+shop@mail.test"),
+        _rec("news:4", None, "annlee@other.test"),  # another domain: another mailbox
+        _rec("crm:5", b, "b.c@mail.test"),
+    ], PERSON_RECORDS)
+
+    got = deterministic_links(records, LinkingConfig())
+
+    expected = _links(spark, [
+        ("crm:1", "news:2", "deterministic:email_key"),
+        ("crm:1", "news:3", "deterministic:email_key"),
+    ])
+    assertDataFrameEqual(got, expected)

@@ -59,6 +59,9 @@ def identifier_values(records: DataFrame, cfg: DeterministicConfig) -> DataFrame
     for kind, column in cfg.column_kinds.items():
         parts.append(records.select(F.lit(kind).alias("kind"), F.col(column).alias("value"),
                                     "record_key", *agree))
+    for kind, sql in cfg.expression_kinds.items():
+        parts.append(records.select(F.lit(kind).alias("kind"), F.expr(sql).alias("value"),
+                                    "record_key", *agree))
     exploded = reduce(DataFrame.unionByName, parts)
     return (
         exploded.withColumn("value", F.trim(F.col("value").cast("string")))
@@ -144,6 +147,11 @@ def deterministic_links(records: DataFrame, cfg: LinkingConfig | DeterministicCo
         >>> links = deterministic_links(spark.table("person_records"), LinkingConfig())
     """
     dcfg = cfg.deterministic if isinstance(cfg, LinkingConfig) else cfg
+    if isinstance(cfg, LinkingConfig):
+        # The guards compare first names: a record with only a full name gets its split.
+        from vista.identity.splink_model import split_names
+
+        records = split_names(records, cfg.probabilistic.name_split)
     values = identifier_values(records, dcfg)
     classes = classify_values(values, dcfg).where(F.col("status") != "ignored")
     members = values.join(classes.select("kind", "value", "status", "min_key"),

@@ -10,6 +10,7 @@ The YAML shape (every key optional)::
         id_kinds: null                 # null = every key of `ids` except exclude_id_kinds
         exclude_id_kinds: [device_id, cookie_id]
         column_kinds: {email: email_std, phone: phone_e164}
+        expression_kinds: {email_key: <email_std without dots / +tag in the local part>}
         guards:
           max_records_per_value: 50    # M: a value on more records is ignored entirely
           max_distinct_first_names: 1  # N: more distinct names -> "shared" identifier
@@ -98,6 +99,13 @@ class GuardConfig(Section):
         return v
 
 
+EMAIL_KEY_SQL = (
+    "CASE WHEN email_std LIKE '%@%' THEN concat(regexp_replace(regexp_replace("
+    "substring_index(email_std, '@', 1), '[+].*$', ''), '[.]', ''), '@', "
+    "substring_index(email_std, '@', -1)) END"
+)
+
+
 class DeterministicConfig(Section):
     """Which identifiers link records on exact equality."""
 
@@ -106,6 +114,11 @@ class DeterministicConfig(Section):
     column_kinds: dict[str, str] = Field(
         default_factory=lambda: {"email": "email_std", "phone": "phone_e164"}
     )
+    # kind -> Spark SQL expression on one record: derived identifiers. The default
+    # ``email_key`` is the address with dots and a ``+tag`` dropped from the local
+    # part, so "a.b@x" and "ab+shop@x" link like one address (sources disagree on both).
+    expression_kinds: dict[str, str] = Field(default_factory=lambda: {
+        "email_key": EMAIL_KEY_SQL})
     guards: GuardConfig = Field(default_factory=GuardConfig)
     per_kind_max_records: dict[str, int] = Field(default_factory=dict)
 
@@ -130,7 +143,9 @@ class ComparisonSpec(Section):
     """One field compared by the Fellegi-Sunter model.
 
     kinds:
-        name: exact / Jaro-Winkler levels (``thresholds``) on a folded name column.
+        name: exact / (optional) swapped with ``swapped_with`` / (optional) every
+            word of one inside the other (``words_contained``) / Jaro-Winkler levels
+            (``thresholds``) on a folded name column.
         date: exact / Levenshtein <= 1 on the ISO string / within ``date_thresholds``
             of ``date_metrics`` (e.g. 1 month, 1 year, 10 years).
         email: exact / exact username / Jaro-Winkler 0.88 full and username.
@@ -148,6 +163,8 @@ class ComparisonSpec(Section):
     date_metrics: list[Literal["day", "month", "year"]] = Field(
         default_factory=lambda: ["month", "year", "year"]
     )
+    words_contained: bool = False
+    swapped_with: str | None = None
     suffix_digits: int = Field(7, ge=3)
     jaccard_threshold: float = Field(0.5, gt=0, le=1)
 
@@ -164,9 +181,9 @@ class ComparisonSpec(Section):
 def _default_comparisons() -> list[ComparisonSpec]:
     return [
         ComparisonSpec(column="first_name_std", kind="name", thresholds=[0.92, 0.8],
-                       tf_adjustment=True),
+                       tf_adjustment=True, words_contained=True, swapped_with="last_name_std"),
         ComparisonSpec(column="last_name_std", kind="name", thresholds=[0.92, 0.8],
-                       tf_adjustment=True),
+                       tf_adjustment=True, words_contained=True, swapped_with="first_name_std"),
         ComparisonSpec(column="birth_date", kind="date"),
         ComparisonSpec(column="email_std", kind="email", tf_adjustment=True),
         ComparisonSpec(column="phone_e164", kind="phone"),
@@ -188,6 +205,20 @@ class PriorConfig(Section):
         default_factory=lambda: [["first_name_std", "last_name_std", "birth_date"], ["email_std"]]
     )
     recall: float = Field(0.7, gt=0, le=1)
+
+
+class NameSplitConfig(Section):
+    """Fill first / last name from a full name for records that only carry the latter.
+
+    A source that delivers one name field (a loyalty card, a ticket's requester) leaves
+    ``first`` and ``last`` empty; the model would then see no name at all. When both are
+    null, the first word of ``full`` becomes ``first`` and the other words ``last``.
+    The split is only used for comparing; the stored record is unchanged.
+    """
+
+    full: str = "full_name_std"
+    first: str = "first_name_std"
+    last: str = "last_name_std"
 
 
 class VetoRule(Section):
@@ -229,6 +260,7 @@ class ProbabilisticConfig(Section):
         min_length=2,
     )
     comparisons: list[ComparisonSpec] = Field(default_factory=_default_comparisons, min_length=1)
+    name_split: NameSplitConfig | None = Field(default_factory=NameSplitConfig)
     u_max_pairs: float = Field(1e6, gt=0)
     u_seed: int | None = 42
     u_num_chunks: int = Field(10, ge=1)  # 1 = no probe phase (small data)

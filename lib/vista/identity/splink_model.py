@@ -16,10 +16,12 @@ in a full run.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +29,12 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from vista.errors import VistaError
-from vista.identity.linking_config import ComparisonSpec, LinkingConfig, ProbabilisticConfig
+from vista.identity.linking_config import (
+    ComparisonSpec,
+    LinkingConfig,
+    NameSplitConfig,
+    ProbabilisticConfig,
+)
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +134,8 @@ def _comparison(spec: ComparisonSpec):  # -> splink ComparisonCreator
     if spec.kind == "email":
         return cl.EmailComparison(col).configure(term_frequency_adjustments=tf)
     levels = [cll.NullLevel(col), cll.ExactMatchLevel(col, term_frequency_adjustments=tf)]
+    if spec.kind == "name":
+        levels += _name_levels(spec)
     if spec.kind in ("name", "jaro_winkler", "address"):
         levels += [cll.JaroWinklerLevel(col, t) for t in spec.thresholds]
     if spec.kind == "address":
@@ -143,6 +152,36 @@ def _comparison(spec: ComparisonSpec):  # -> splink ComparisonCreator
     levels.append(cll.ElseLevel())
     return cl.CustomComparison(levels, output_column_name=col,
                                comparison_description=f"{spec.kind} comparison of {col}")
+
+
+def _words(col: str, side: str) -> str:
+    return f"split({col}_{side}, ' ')"
+
+
+def _name_levels(spec: ComparisonSpec) -> list:
+    """Levels between exact and Jaro-Winkler for multi-word names.
+
+    ``words_contained``: every word of one name is a word of the other (a second
+    surname or a second given name dropped by one source). ``swapped_with``: the
+    name sits in the other record's ``swapped_with`` column and vice versa (first and
+    last name entered the wrong way round).
+    """
+    from splink import comparison_level_library as cll
+
+    col = spec.column
+    out = []
+    if spec.swapped_with:
+        other = spec.swapped_with
+        out.append(cll.CustomLevel(
+            f"array_contains({_words(other, 'r')}, {col}_l) "
+            f"AND array_contains({_words(other, 'l')}, {col}_r)",
+            label_for_charts=f"Swapped with {other}"))
+    if spec.words_contained:
+        wl, wr = _words(col, "l"), _words(col, "r")
+        out.append(cll.CustomLevel(
+            f"size(array_except({wl}, {wr})) = 0 OR size(array_except({wr}, {wl})) = 0",
+            label_for_charts="Words of one contained in the other"))
+    return out
 
 
 def _block(rule: list[str]):
@@ -180,13 +219,38 @@ def model_columns(cfg: LinkingConfig | ProbabilisticConfig) -> list[str]:
     """The record columns the model reads (record_key first)."""
     p = _pcfg(cfg)
     cols = [c.column for c in p.comparisons]
+    cols += [c.swapped_with for c in p.comparisons if c.swapped_with]
     for rule in [*p.blocking_rules, *p.training_blocking_rules, *p.prior.deterministic_rules]:
         cols += rule
     return list(dict.fromkeys(["record_key", *cols]))
 
 
+def split_names(records: DataFrame, p: ProbabilisticConfig | NameSplitConfig | None) -> DataFrame:
+    """Fill first / last name from the full name where both are null (``name_split``).
+
+    Args:
+        records: Person records.
+        p: The probabilistic config (its ``name_split``), or the split config itself
+            (None: no split).
+
+    Returns:
+        ``records`` with the first and last name columns filled where possible.
+    """
+    ns = p.name_split if isinstance(p, ProbabilisticConfig) else p
+    if ns is None or not {ns.full, ns.first, ns.last} <= set(records.columns):
+        return records
+    words = F.split(F.trim(F.col(ns.full)), " ")
+    both_null = F.col(ns.first).isNull() & F.col(ns.last).isNull() & F.col(ns.full).isNotNull()
+    rest = F.array_join(F.slice(words, 2, 1000), " ")
+    return records.withColumns({
+        ns.first: F.when(both_null, F.get(words, 0)).otherwise(F.col(ns.first)),
+        ns.last: F.when(both_null & (F.size(words) > 1), rest).otherwise(F.col(ns.last)),
+    })
+
+
 def _prepare(records: DataFrame, cfg: LinkingConfig | ProbabilisticConfig) -> DataFrame:
     cols = model_columns(cfg)
+    records = split_names(records, _pcfg(cfg))
     missing = [c for c in cols if c not in records.columns]
     if missing:
         raise ModelError(
@@ -204,6 +268,38 @@ def _linker(records: DataFrame, settings: Any, break_lineage: str = "parquet"):
     return Linker(db.register(records), settings, log_level=None), db
 
 
+@contextlib.contextmanager
+def _unobserved_m_as_not_observed() -> Iterator[None]:
+    """During EM, an m-probability that collapses to 0 counts as "level not observed".
+
+    Splink 5 rejects m < 1e-300, which EM reaches whenever a level occurs only among
+    the session's non-matches; the whole session would then be lost. Splink already
+    reads a "not observed" level as m = 1e-6, so the collapsed value is stored that way.
+    """
+    from splink.internals import comparison_level as cl_mod
+    from splink.internals import expectation_maximisation as em_mod
+
+    validate, populate = cl_mod._validate_m_u_probability, em_mod.populate_m_u_from_lookup
+
+    def lenient(value: Any, name: str, not_observed: str) -> None:
+        if name != "m_probability":
+            validate(value, name, not_observed)
+
+    def populate_floored(fixed: Any, level: Any, column: str, lookup: Any) -> None:
+        populate(fixed, level, column, lookup)
+        m = level._m_probability
+        if isinstance(m, (int, float)) and m < cl_mod.M_U_CLAMP_MIN:
+            level._m_probability = cl_mod.LEVEL_NOT_OBSERVED_TEXT
+
+    cl_mod._validate_m_u_probability = lenient
+    em_mod.populate_m_u_from_lookup = populate_floored
+    try:
+        yield
+    finally:
+        cl_mod._validate_m_u_probability = validate
+        em_mod.populate_m_u_from_lookup = populate
+
+
 def _run_em(linker: Any, p: ProbabilisticConfig) -> list[int]:
     """EM once per training blocking rule; a rule whose EM degenerates is skipped.
 
@@ -218,8 +314,9 @@ def _run_em(linker: Any, p: ProbabilisticConfig) -> list[int]:
         # aside for the rule, so they are restored from a copy.
         before = copy.deepcopy(settings.core_model_settings)
         try:
-            session = linker.training.estimate_parameters_using_expectation_maximisation(
-                _block(rule), max_pairs=p.em_max_pairs)
+            with _unobserved_m_as_not_observed():
+                session = linker.training.estimate_parameters_using_expectation_maximisation(
+                    _block(rule), max_pairs=p.em_max_pairs)
         except ValueError as exc:
             settings.core_model_settings = before
             log.warning("EM on blocking rule %s skipped: %s", rule, str(exc)[:200])
