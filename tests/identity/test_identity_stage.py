@@ -85,7 +85,7 @@ def _graph(lake):
     return lake.read(stage.GRAPH_T).select("record_key", "uid", "link_kind", "match_probability")
 
 
-def _eq(a, b):
+def assert_frames_equal(a, b):
     assert_df_equality(a, b, ignore_row_order=True, ignore_nullable=True)
 
 
@@ -99,13 +99,13 @@ def test_incremental_equals_full_and_uids_are_stable(run_stage):
     assert len(manifest.quality) == 2 and all(q["passed"] for q in manifest.quality)
 
     full, _, _ = run_stage("full", V1, "r1")
-    _eq(_graph(full), first_graph)  # determinism: a second fresh run gives the same UIDs
+    assert_frames_equal(_graph(full), first_graph)  # determinism: a second fresh run gives the same UIDs
     _, m2f, _ = run_stage("full", V2, "r2", full=True)
     assert m2f["full"] == 1
-    _eq(_graph(inc), _graph(full))
-    _eq(inc.read(stage.REGISTRY_T), full.read(stage.REGISTRY_T))
+    assert_frames_equal(_graph(inc), _graph(full))
+    assert_frames_equal(inc.read(stage.REGISTRY_T), full.read(stage.REGISTRY_T))
     lineage = ["old_uid", "new_uid", "reason", "run_id"]
-    _eq(inc.read(stage.LINEAGE_T).select(lineage), full.read(stage.LINEAGE_T).select(lineage))
+    assert_frames_equal(inc.read(stage.LINEAGE_T).select(lineage), full.read(stage.LINEAGE_T).select(lineage))
 
     after = {r["record_key"]: r["uid"] for r in _graph(inc).collect()}
     assert after["crm:1"] == after["shop:1"] == first["crm:1"]  # untouched person
@@ -120,4 +120,4 @@ def test_incremental_equals_full_and_uids_are_stable(run_stage):
     before = _graph(inc).select("record_key", "uid")
     _, m3, _ = run_stage("inc", V2, "r3")
     assert (m3["changed_records"], m3["reclustered_records"], m3["uids_new"]) == (0, 0, 0)
-    _eq(_graph(inc).select("record_key", "uid"), before)
+    assert_frames_equal(_graph(inc).select("record_key", "uid"), before)

@@ -21,7 +21,7 @@ CL = "record_key string, cluster_id string"
 LIN = "old_uid string, new_uid string, reason string"
 
 
-def _eq(got, expected):
+def assert_frames_equal(got, expected):
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
@@ -52,19 +52,19 @@ def test_first_run_is_deterministic_and_stable_on_rerun(spark):
     expected = spark.createDataFrame(
         [("s:a", _py_uid("s:a", 1)), ("s:b", _py_uid("s:a", 1)), ("s:c", _py_uid("s:c", 1))],
         ASSIGNMENTS)
-    _eq(first.assignments, expected)
-    _eq(again.assignments, expected)  # a fresh registry, same input: same UIDs
-    _eq(first.lineage.select("old_uid", "new_uid", "reason"), spark.createDataFrame(
+    assert_frames_equal(first.assignments, expected)
+    assert_frames_equal(again.assignments, expected)  # a fresh registry, same input: same UIDs
+    assert_frames_equal(first.lineage.select("old_uid", "new_uid", "reason"), spark.createDataFrame(
         [(None, _py_uid("s:a", 1), "new"), (None, _py_uid("s:c", 1), "new")], LIN))
     registry = upsert_registry(None, first.registry)
-    _eq(registry, spark.createDataFrame(
+    assert_frames_equal(registry, spark.createDataFrame(
         [(_py_uid("s:a", 1), "active", "r1", 1, None, None, "r1"),
          (_py_uid("s:c", 1), "active", "r1", 1, None, None, "r1")], UID_REGISTRY))
 
     # second run, same clusters: the same UIDs, no lineage, no registry change
     second = assign_uids(clusters, first.assignments, registry, run_id="r2", run_seq=2,
                          salt=SALT)
-    _eq(second.assignments, expected)
+    assert_frames_equal(second.assignments, expected)
     assert second.lineage.count() == 0
     assert second.registry.count() == 0
 
@@ -75,11 +75,11 @@ def test_merge_keeps_the_oldest_uid(spark):
         [("s:a", "U-young"), ("s:b", "U-young"), ("s:c", "U-old")], ASSIGNMENTS)
     clusters = spark.createDataFrame([("s:a", "s:a"), ("s:b", "s:a"), ("s:c", "s:a")], CL)
     got = assign_uids(clusters, previous, registry, run_id="r3", run_seq=3, salt=SALT)
-    _eq(got.assignments, spark.createDataFrame(
+    assert_frames_equal(got.assignments, spark.createDataFrame(
         [("s:a", "U-old"), ("s:b", "U-old"), ("s:c", "U-old")], ASSIGNMENTS))
-    _eq(got.lineage.select("old_uid", "new_uid", "reason"),
+    assert_frames_equal(got.lineage.select("old_uid", "new_uid", "reason"),
         spark.createDataFrame([("U-young", "U-old", "merge")], LIN))
-    _eq(upsert_registry(registry, got.registry), spark.createDataFrame(
+    assert_frames_equal(upsert_registry(registry, got.registry), spark.createDataFrame(
         [("U-old", "active", "r1", 1, None, None, "r1"),
          ("U-young", "merged", "r2", 2, "U-old", None, "r3")], UID_REGISTRY))
 
@@ -95,12 +95,12 @@ def test_split_largest_part_keeps_uid_and_gone_uid_retires(spark):
         [("s:a", "s:a"), ("s:b", "s:a"), ("s:c", "s:c"), ("t:x", "t:x"), ("t:y", "t:y")], CL)
     got = assign_uids(clusters, previous, registry, run_id="r4", run_seq=4, salt=SALT)
     c_uid, y_uid = _py_uid("s:c", 4), _py_uid("t:y", 4)
-    _eq(got.assignments, spark.createDataFrame(
+    assert_frames_equal(got.assignments, spark.createDataFrame(
         [("s:a", "U1"), ("s:b", "U1"), ("s:c", c_uid), ("t:x", "U2"), ("t:y", y_uid)],
         ASSIGNMENTS))
-    _eq(got.lineage.select("old_uid", "new_uid", "reason"), spark.createDataFrame(
+    assert_frames_equal(got.lineage.select("old_uid", "new_uid", "reason"), spark.createDataFrame(
         [("U1", c_uid, "split"), ("U2", y_uid, "split"), ("U3", None, "retired")], LIN))
-    _eq(got.registry, spark.createDataFrame(
+    assert_frames_equal(got.registry, spark.createDataFrame(
         [(c_uid, "active", "r4", 4, None, "U1", "r4"),
          (y_uid, "active", "r4", 4, None, "U2", "r4"),
          ("U3", "retired", "r1", 1, None, None, "r4")], UID_REGISTRY))
