@@ -102,7 +102,7 @@ def generate_sample_lake(out: str | Path, customers: int, seed: int = 7,
         VistaError: When an argument is out of range.
 
     Example:
-        >>> s = generate_sample_lake("/tmp/lake", customers=300)  # doctest: +SKIP
+        >>> s = generate_sample_lake("data/sample", customers=300)  # doctest: +SKIP
         >>> s.rows["crm"] > 0  # doctest: +SKIP
         True
     """
