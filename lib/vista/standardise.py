@@ -30,6 +30,7 @@ need the ``phonenumbers`` metadata; see the comment there.
 
 from __future__ import annotations
 
+import json
 import logging
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -273,11 +274,18 @@ def std_email(
 
 
 def _literal_map(mapping: Mapping[str, str]) -> Column:
-    """A ``map<string,string>`` literal as two array constants (one plan node each)."""
-    keys = list(mapping)
-    if not keys:
+    """A ``map<string,string>`` constant, built from one JSON string literal.
+
+    Why not ``F.lit(list)``: PySpark turns a list into ``array(lit, lit, ...)``, one
+    py4j call and one plan node per element. The country table has ~5,900 entries, so
+    each ``std_country`` cost seconds to build, and every query on a frame using it
+    re-analysed tens of thousands of nodes. ``from_json`` of one literal is constant
+    folded by the optimizer into a single map literal, evaluated once per query.
+    """
+    if not mapping:
         return F.create_map().cast("map<string,string>")
-    return F.map_from_arrays(F.lit(keys), F.lit([mapping[k] for k in keys]))
+    text = json.dumps({str(k): str(v) for k, v in mapping.items()}, ensure_ascii=False)
+    return F.from_json(F.lit(text), "map<string,string>")
 
 
 # --------------------------------------------------------------------------------------
