@@ -160,23 +160,72 @@ def test_threshold_levels_must_rise():
         ClusteringConfig(match_threshold=0.99, split_thresholds=[0.95])
 
 
-def test_incompatibility_rules(spark):
-    from vista.identity.cluster import incompatible
+def _pair_verdicts(spark, cfg, rows):
+    """incompatible() on each (left, right) pair of (first name, full name, birth date)."""
+    from pyspark.sql import functions as F
 
+    from vista.identity.cluster import compatibility_frame, incompatible
+
+    recs = []
+    for i, (left, right) in enumerate(rows):
+        recs += [(f"{i:02d}:l", *left), (f"{i:02d}:r", *right)]
+    people = compatibility_frame(spark.createDataFrame(
+        recs, "record_key string, first_name_std string, full_name_std string, "
+              "birth_date date"), cfg)
+    people = people.withColumn("pair", F.substring("record_key", 1, 2))
+    left = people.where(F.col("record_key").endswith(":l"))
+    right = people.where(F.col("record_key").endswith(":r"))
+    pairs = left.select([F.col(c).alias(f"l_{c}") for c in left.columns]).join(
+        right.select([F.col(c).alias(f"r_{c}") for c in right.columns]),
+        F.col("l_pair") == F.col("r_pair"))
+    got = pairs.select("l_pair", incompatible(cfg).alias("x")).orderBy("l_pair").collect()
+    return [r["x"] for r in got]
+
+
+def test_incompatibility_rules(spark):
     cfg = ClusteringConfig.model_validate(
-        {"compatibility": {"first_name": {"nicknames": {"bob": "robert"}}}}).compatibility
-    cols = ("l_first_name_std string, r_first_name_std string, l_birth_date date, "
-            "r_birth_date date, l_gender string, r_gender string")
-    rows = [  # (left name, right name, left date, right date) -> incompatible?
-        ("jon", "john", D(1980, 1, 2), D(1980, 1, 3), False),  # one edit, one date part
-        ("john", "jhon", None, None, False),  # a swapped pair of letters
-        ("j", "john", D(1980, 1, 2), D(1980, 2, 1), False),  # initial; day/month swap
-        ("bob", "robert", None, None, False),  # nickname
-        ("ana", "eva", None, None, True),  # two edits in three letters
-        ("maria", "maria", D(1960, 3, 1), D(1991, 7, 9), True),  # three date parts differ
-        ("maria", "maria", D(1960, 3, 1), D(1961, 4, 1), True),  # two parts differ
-        (None, "eva", None, D(1991, 7, 9), False),  # missing never disagrees
+        {"compatibility": {"first_name": {"nicknames": {"bobby": "robert"},
+                                          "nickname_sets": []}}}).compatibility
+    cases = [  # ((first, full, birth date) left, right) -> incompatible?
+        (("jon", None, D(1980, 1, 2)), ("john", None, D(1980, 1, 3)), False),  # 1 edit, 1 part
+        (("john", None, None), ("jhon", None, None), False),  # a swapped pair of letters
+        (("j", None, D(1980, 1, 2)), ("john", None, D(1980, 2, 1)), False),  # initial; d/m swap
+        (("bobby", None, None), ("robert", None, None), False),  # inline nickname
+        (("ana", None, None), ("eva", None, None), True),  # two edits in three letters
+        (("maria", None, D(1960, 3, 1)), ("maria", None, D(1991, 7, 9)), True),  # 3 parts
+        (("maria", None, D(1960, 3, 1)), ("maria", None, D(1961, 4, 1)), True),  # 2 parts
+        ((None, None, None), ("eva", None, D(1991, 7, 9)), False),  # missing never disagrees
+        (("pepe", None, None), ("jose", None, None), True),  # no shipped lists here
+        (("rosa", "rosa diaz", None), ("diaz", "diaz rosa", None), False),  # names swapped
+        (("rosa", "rosa diaz", None), ("diaz", "diaz ruiz", None), True),  # not a swap
     ]
-    df = spark.createDataFrame([r[:4] + (None, None) for r in rows], cols)
-    got = [r[0] for r in df.select(incompatible(cfg).alias("x")).collect()]
-    assert got == [r[4] for r in rows]
+    assert _pair_verdicts(spark, cfg, [c[:2] for c in cases]) == [c[2] for c in cases]
+
+
+def test_shipped_nickname_lists_make_forms_of_one_name_compatible(spark):
+    cfg = ClusteringConfig().compatibility  # default lists: en + es
+    cases = [
+        (("pepe", None, None), ("jose", None, None), False),
+        (("pepe", None, None), ("pepito", None, None), False),  # two nicknames of one name
+        (("quique", None, None), ("enrique", None, None), False),
+        (("bob", None, None), ("robert", None, None), False),
+        (("pepe", None, None), ("paco", None, None), True),  # nicknames of two names
+        (("lola", None, None), ("carmen", None, None), True),
+    ]
+    assert _pair_verdicts(spark, cfg, [c[:2] for c in cases]) == [c[2] for c in cases]
+
+
+def test_a_missing_nickname_file_is_a_config_problem(spark, tmp_path):
+    from vista.errors import ConfigError
+    from vista.identity.names import nickname_pairs
+
+    rule = ClusteringConfig.model_validate({"compatibility": {"first_name": {
+        "nickname_files": [str(tmp_path / "absent.csv")]}}}).compatibility.first_name
+    with pytest.raises(ConfigError, match=r"nickname_files\[0\].*not found"):
+        nickname_pairs(rule)
+    (tmp_path / "nick.csv").write_text("name,nickname\nWilhelm,Willi\n", encoding="utf-8")
+    rule = rule.model_copy(update={"nickname_files": [str(tmp_path / "nick.csv")],
+                                   "nickname_sets": []})
+    assert nickname_pairs(rule) == [("Wilhelm", "Willi")]
+
+

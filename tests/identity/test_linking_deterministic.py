@@ -106,6 +106,39 @@ def test_personal_email_star_and_first_name_typo(spark, names):
     assertDataFrameEqual(got, expected)
 
 
+def test_compatibility_guard_tells_name_variants_from_other_people(spark, names):
+    from vista.identity.cluster_config import CompatibilityConfig
+
+    (a, b, *_), last = names
+    records = spark.createDataFrame([
+        # one person: a nickname, a typo and a nameless subscriber on one address
+        _rec("crm:1", "Jose", "me@mail.test", bd=D1, last=last),
+        _rec("shop:1", "Pepe", "me@mail.test", last=last),
+        _rec("loy:1", a + "x", "a@mail.test", bd=D2),
+        _rec("crm:2", a, "a@mail.test", bd=D2),
+        _rec("news:1", None, "me@mail.test"),
+        # a family address: two people, so nameless records stay out; same-name
+        # records and a birth-date match still link
+        _rec("crm:3", a, "fam@mail.test", bd=D1),
+        _rec("crm:4", b, "fam@mail.test", bd=D3),
+        _rec("shop:4", b, "fam@mail.test"),
+        _rec("news:4", None, "fam@mail.test", bd=D3),
+        _rec("news:5", None, "fam@mail.test"),
+    ], PERSON_RECORDS)
+    cfg = LinkingConfig(deterministic=DeterministicConfig(expression_kinds={}))
+
+    got = deterministic_links(records, cfg, CompatibilityConfig())
+
+    expected = _links(spark, [
+        ("crm:1", "shop:1", "deterministic:email"),  # star on the smallest key
+        ("crm:1", "news:1", "deterministic:email"),
+        ("crm:2", "loy:1", "deterministic:email"),
+        ("crm:4", "shop:4", "deterministic:email"),
+        ("crm:4", "news:4", "deterministic:email"),
+    ])
+    assertDataFrameEqual(got, expected)
+
+
 def test_device_account_links(spark):
     ts = dt.datetime(2024, 1, 1)
 

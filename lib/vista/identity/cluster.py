@@ -38,7 +38,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from vista.errors import VistaError
-from vista.identity.cluster_config import ClusteringConfig, CompatibilityConfig
+from vista.identity.cluster_config import ClusteringConfig, CompatibilityConfig, FirstNameRule
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -64,7 +64,8 @@ EDGES = T.StructType(
     ]
 )
 
-COMPATIBILITY_COLUMNS = ["record_key", "birth_date", "first_name_std", "gender"]
+COMPATIBILITY_COLUMNS = ["record_key", "birth_date", "first_name_std", "full_name_std", "gender",
+                         "first_name_keys"]
 
 HISTOGRAM_BUCKETS = [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 10), (11, 20), (21, 50),
                      (51, 100), (101, 1000), (1001, None)]
@@ -302,18 +303,62 @@ def bounded_components(strong: DataFrame, cfg: ClusteringConfig) -> tuple[DataFr
 # --------------------------------------------------------------------------- compatibility
 
 
-def _canonical_first(col: Column, nicknames: dict[str, str]) -> Column:
-    if not nicknames:
-        return col
-    lookup = F.create_map([F.lit(x) for kv in sorted(nicknames.items()) for x in kv])
-    return F.coalesce(F.element_at(lookup, col), col)
+def compatibility_frame(records: DataFrame, cfg: CompatibilityConfig) -> DataFrame:
+    """The columns the compatibility rules read, one row per record.
+
+    Args:
+        records: Person records; ``full_name_std`` and ``gender`` are optional (a missing
+            full name is built from first and last name, a missing gender is null).
+        cfg: The compatibility rules (their nickname lists).
+
+    Returns:
+        ``COMPATIBILITY_COLUMNS``: record_key, birth_date, first_name_std, full_name_std,
+        gender, first_name_keys.
+    """
+    from vista.identity.names import with_name_keys
+
+    cols = set(records.columns)
+    full = F.col("full_name_std") if "full_name_std" in cols else (
+        F.concat_ws(" ", *[c for c in ("first_name_std", "last_name_std") if c in cols])
+        if "first_name_std" in cols else F.lit(None).cast("string"))
+    gender = F.col("gender") if "gender" in cols else F.lit(None).cast("string")
+    base = records.select("record_key", "birth_date", "first_name_std",
+                          F.nullif(full, F.lit("")).alias("full_name_std"),
+                          gender.alias("gender"))
+    return with_name_keys(base, cfg.first_name).select(COMPATIBILITY_COLUMNS)
+
+
+def _names_agree(rule: FirstNameRule, left: str, right: str) -> Column:
+    a, b = F.col(f"{left}first_name_std"), F.col(f"{right}first_name_std")
+    dist = F.levenshtein(a, b)
+    longest = F.greatest(F.length(a), F.length(b))
+    agree = (a == b) | ((dist <= rule.max_edits) & (dist / longest <= rule.max_edit_ratio))
+    agree = agree | F.coalesce(F.arrays_overlap(F.col(f"{left}first_name_keys"),
+                                                F.col(f"{right}first_name_keys")), F.lit(False))
+    if rule.allow_prefix:
+        agree = agree | a.startswith(b) | b.startswith(a)
+    if rule.allow_transposition:
+        def letters(c: Column) -> Column:
+            return F.array_sort(F.split(c, ""))
+        agree = agree | ((letters(a) == letters(b)) & (dist <= rule.max_edits))
+    if rule.allow_swapped_names:
+        def first_word(c: Column) -> Column:
+            return F.get(F.split(c, " "), 0)
+
+        def words(side: str) -> Column:
+            return F.split(F.col(f"{side}full_name_std"), " ")
+        swapped = (F.array_contains(words(right), first_word(a))
+                   & F.array_contains(words(left), first_word(b)))
+        agree = agree | F.coalesce(swapped, F.lit(False))
+    return agree
 
 
 def incompatible(cfg: CompatibilityConfig, left: str = "l_", right: str = "r_") -> Column:
     """True when two records strongly disagree and must not share a cluster.
 
-    Works on a pair frame whose columns are ``COMPATIBILITY_COLUMNS`` prefixed with
-    ``left`` and ``right``. A missing value never disagrees.
+    Works on a pair frame whose columns are ``COMPATIBILITY_COLUMNS`` (see
+    :func:`compatibility_frame`) prefixed with ``left`` and ``right``. A missing value
+    never disagrees.
 
     Args:
         cfg: The compatibility rules.
@@ -336,21 +381,10 @@ def incompatible(cfg: CompatibilityConfig, left: str = "l_", right: str = "r_") 
                 F.dayofmonth(a) == F.month(b))
             too_far = too_far & ~swapped
         checks.append(a.isNotNull() & b.isNotNull() & too_far)
-    fn_rule = cfg.first_name
-    if fn_rule.enabled:
-        a = _canonical_first(F.col(f"{left}first_name_std"), fn_rule.nicknames)
-        b = _canonical_first(F.col(f"{right}first_name_std"), fn_rule.nicknames)
-        dist = F.levenshtein(a, b)
-        longest = F.greatest(F.length(a), F.length(b))
-        agree = (a == b) | ((dist <= fn_rule.max_edits) & (dist / longest <= fn_rule.max_edit_ratio))
-        if fn_rule.allow_prefix:
-            agree = agree | a.startswith(b) | b.startswith(a)
-        if fn_rule.allow_transposition:
-            def letters(c: Column) -> Column:
-                return F.array_sort(F.split(c, ""))
-            agree = agree | ((letters(a) == letters(b)) & (dist <= fn_rule.max_edits))
+    if cfg.first_name.enabled:
+        a, b = F.col(f"{left}first_name_std"), F.col(f"{right}first_name_std")
         present = a.isNotNull() & b.isNotNull() & (F.length(a) > 0) & (F.length(b) > 0)
-        checks.append(present & ~agree)
+        checks.append(present & ~_names_agree(cfg.first_name, left, right))
     if cfg.gender_must_agree:
         a, b = F.col(f"{left}gender"), F.col(f"{right}gender")
         checks.append(a.isNotNull() & b.isNotNull() & (a != b))
@@ -369,13 +403,13 @@ def incompatible_pairs(
 
     Args:
         components: ``record_key, component`` (components already bounded in size).
-        records: Person records with at least ``COMPATIBILITY_COLUMNS``.
+        records: Person records (see :func:`compatibility_frame` for the columns read).
         cfg: The compatibility rules.
 
     Returns:
         ``component, record_key_l, record_key_r`` with ``record_key_l < record_key_r``.
     """
-    members = components.join(records.select(COMPATIBILITY_COLUMNS), on="record_key", how="inner")
+    members = components.join(compatibility_frame(records, cfg), on="record_key", how="inner")
     left = members.select([F.col(c).alias(f"l_{c}") for c in members.columns])
     right = members.select([F.col(c).alias(f"r_{c}") for c in members.columns])
     pairs = left.join(
@@ -455,7 +489,8 @@ def cluster_records(
     """Cluster person records into people.
 
     Args:
-        records: Person records (``PERSON_RECORDS`` or at least ``COMPATIBILITY_COLUMNS``);
+        records: Person records (``PERSON_RECORDS``, or the columns
+            :func:`compatibility_frame` reads);
             every record gets a cluster, unlinked ones alone.
         links: Pairwise links (``LINKS``) between those records; links to records not in
             ``records`` are ignored.

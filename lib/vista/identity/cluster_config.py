@@ -55,13 +55,18 @@ class BirthDateRule(Section):
 class FirstNameRule(Section):
     """When two standardised first names strongly disagree.
 
-    Both names are first mapped through ``nicknames`` (nickname -> canonical name, all
-    lower case, accents folded like ``first_name_std``). They are compatible when equal,
-    when one is a prefix of the other (``allow_prefix``: an initial or a short form), or
-    when their Levenshtein distance is at most ``max_edits`` *and* at most
-    ``max_edit_ratio`` of the longer name (so "jon"/"john" agree, "ana"/"eva" do not),
-    or (``allow_transposition``) when they have the same letters within ``max_edits``
-    (a swapped pair of letters costs 2 Levenshtein edits).
+    Two names are compatible when they are equal, when they are forms of one name in
+    the nickname lists (``nickname_sets``: lists shipped with vista — ``en`` from the
+    ``nicknames`` package, ``es`` for Spanish and Catalan hypocorisms; ``nickname_files``:
+    your own CSV files with ``name,nickname`` columns; ``nicknames``: inline
+    nickname -> name pairs, lower case like ``first_name_std``), when one is a prefix of
+    the other (``allow_prefix``: an initial or a short form), when their Levenshtein
+    distance is at most ``max_edits`` *and* at most ``max_edit_ratio`` of the longer
+    name (so "jon"/"john" agree, "ana"/"eva" do not), when (``allow_transposition``)
+    they have the same letters within ``max_edits`` (a swapped pair of letters costs 2
+    Levenshtein edits), or when (``allow_swapped_names``) each record's first name is a
+    word of the other record's full name (first and last name entered the wrong way
+    round).
     """
 
     enabled: bool = True
@@ -69,6 +74,9 @@ class FirstNameRule(Section):
     max_edit_ratio: float = Field(0.34, ge=0.0, le=1.0)
     allow_prefix: bool = True
     allow_transposition: bool = True
+    allow_swapped_names: bool = True
+    nickname_sets: list[Literal["en", "es"]] = Field(default_factory=lambda: ["en", "es"])
+    nickname_files: list[str] = Field(default_factory=list)
     nicknames: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("nicknames")

@@ -16,6 +16,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from vista.errors import VistaError
+from vista.identity.cluster import compatibility_frame, incompatible
+from vista.identity.cluster_config import CompatibilityConfig
 from vista.identity.linking_config import DeterministicConfig, DeviceConfig, LinkingConfig
 from vista.schemas import LINKS
 
@@ -87,12 +89,21 @@ def _agreement(fields: list[str]) -> Column:
     return expr.otherwise(F.lit(False))
 
 
-def classify_values(values: DataFrame, cfg: DeterministicConfig) -> DataFrame:
+def classify_values(
+    values: DataFrame, cfg: DeterministicConfig, people: DataFrame | None = None,
+    compatibility: CompatibilityConfig | None = None,
+) -> DataFrame:
     """Classify each identifier value as personal, shared or ignored.
 
     Args:
         values: Output of :func:`identifier_values`.
         cfg: The deterministic section of the linking config.
+        people: With ``compatibility``: :func:`~vista.identity.cluster.compatibility_frame`
+            of the records. A value is then shared when two of its records are
+            incompatible people (the rules clustering uses: nickname-, typo- and
+            swap-aware first names, birth dates), instead of when it has several
+            distinct first names or birth dates.
+        compatibility: The compatibility rules (``identity.clustering.compatibility``).
 
     Returns:
         One row per (kind, value) carried by 2+ records: kind, value, n_records,
@@ -109,14 +120,30 @@ def classify_values(values: DataFrame, cfg: DeterministicConfig) -> DataFrame:
         F.countDistinct("birth_date").alias("n_birth_dates"),
         F.min("record_key").alias("min_key"),
     ).where(F.col("n_records") > 1)
-    status = (
-        F.when((F.col("n_records") > max_records) | _blocklisted(F.col("value"), g.blocklist),
-               "ignored")
-        .when((F.col("n_first_names") > g.max_distinct_first_names)
-              | (F.col("n_birth_dates") > g.max_distinct_birth_dates), "shared")
-        .otherwise("personal")
-    )
-    return stats.withColumn("status", status)
+    ignored = (F.col("n_records") > max_records) | _blocklisted(F.col("value"), g.blocklist)
+    if compatibility is None or people is None:
+        shared = ((F.col("n_first_names") > g.max_distinct_first_names)
+                  | (F.col("n_birth_dates") > g.max_distinct_birth_dates))
+    else:
+        conflicts = (_value_pairs(values.join(stats.where(~ignored).select("kind", "value"),
+                                              on=["kind", "value"], how="left_semi"), people)
+                     .where(incompatible(compatibility))
+                     .select(F.col("l_kind").alias("kind"), F.col("l_value").alias("value"))
+                     .distinct().withColumn("conflict", F.lit(True)))
+        stats = stats.join(conflicts, on=["kind", "value"], how="left")
+        shared = F.coalesce(F.col("conflict"), F.lit(False))
+    status = F.when(ignored, "ignored").when(shared, "shared").otherwise("personal")
+    return stats.withColumn("status", status).drop("conflict")
+
+
+def _value_pairs(values: DataFrame, people: DataFrame) -> DataFrame:
+    """Pairs of records carrying one value, with their compatibility columns (l_, r_)."""
+    members = values.select("kind", "value", "record_key").join(people, "record_key")
+    left = members.select([F.col(c).alias(f"l_{c}") for c in members.columns])
+    right = members.select([F.col(c).alias(f"r_{c}") for c in members.columns])
+    return left.join(right, (F.col("l_kind") == F.col("r_kind"))
+                     & (F.col("l_value") == F.col("r_value"))
+                     & (F.col("l_record_key") < F.col("r_record_key")), how="inner")
 
 
 def _as_links(df: DataFrame, a: str, b: str, kind: Column) -> DataFrame:
@@ -129,12 +156,21 @@ def _as_links(df: DataFrame, a: str, b: str, kind: Column) -> DataFrame:
     )
 
 
-def deterministic_links(records: DataFrame, cfg: LinkingConfig | DeterministicConfig) -> DataFrame:
+def deterministic_links(
+    records: DataFrame, cfg: LinkingConfig | DeterministicConfig,
+    compatibility: CompatibilityConfig | None = None,
+) -> DataFrame:
     """Links between records that share a strong identifier value, guards applied.
 
     Args:
         records: Person records (``PERSON_RECORDS``).
         cfg: The linking config (or its deterministic section).
+        compatibility: The clustering's compatibility rules. When given, a value is
+            shared only when two of its records are incompatible people, and a shared
+            value links two records that are compatible and both carry a first name or
+            both a birth date (so "pepe" and "jose", or a mistyped first name, still
+            link through their email). Without it, the distinct-count guards and the
+            ``agreement_fields`` equality apply.
 
     Returns:
         A ``LINKS`` frame: ``link_kind`` = ``deterministic:<kind>``, match_probability 1,
@@ -153,7 +189,9 @@ def deterministic_links(records: DataFrame, cfg: LinkingConfig | DeterministicCo
 
         records = split_names(records, cfg.probabilistic.name_split)
     values = identifier_values(records, dcfg)
-    classes = classify_values(values, dcfg).where(F.col("status") != "ignored")
+    people = None if compatibility is None else compatibility_frame(records, compatibility)
+    classes = classify_values(values, dcfg, people, compatibility).where(
+        F.col("status") != "ignored")
     members = values.join(classes.select("kind", "value", "status", "min_key"),
                           on=["kind", "value"], how="inner")
     kind_col = F.concat(F.lit("deterministic:"), F.col("kind"))
@@ -162,15 +200,25 @@ def deterministic_links(records: DataFrame, cfg: LinkingConfig | DeterministicCo
         "min_key", "record_key", kind_col,
     )
     shared = members.where(F.col("status") == "shared")
-    pairs = (
-        shared.alias("l")
-        .join(shared.alias("r"), on=[F.col("l.kind") == F.col("r.kind"),
-                                     F.col("l.value") == F.col("r.value"),
-                                     F.col("l.record_key") < F.col("r.record_key")], how="inner")
-        .where(_agreement(dcfg.guards.agreement_fields))
-        .select(F.col("l.kind").alias("kind"), F.col("l.record_key").alias("a"),
-                F.col("r.record_key").alias("b"))
-    )
+    if people is None:
+        pairs = (
+            shared.alias("l")
+            .join(shared.alias("r"), on=[F.col("l.kind") == F.col("r.kind"),
+                                         F.col("l.value") == F.col("r.value"),
+                                         F.col("l.record_key") < F.col("r.record_key")],
+                  how="inner")
+            .where(_agreement(dcfg.guards.agreement_fields))
+            .select(F.col("l.kind").alias("kind"), F.col("l.record_key").alias("a"),
+                    F.col("r.record_key").alias("b"))
+        )
+    else:
+        def both(c: str) -> Column:
+            return F.col(f"l_{c}").isNotNull() & F.col(f"r_{c}").isNotNull()
+        pairs = (_value_pairs(shared, people)
+                 .where(~incompatible(compatibility)
+                        & (both("first_name_std") | both("birth_date")))
+                 .select(F.col("l_kind").alias("kind"), F.col("l_record_key").alias("a"),
+                         F.col("r_record_key").alias("b")))
     guarded = _as_links(pairs, "a", "b", kind_col)
     return star.unionByName(guarded).dropDuplicates(["record_key_l", "record_key_r", "link_kind"])
 

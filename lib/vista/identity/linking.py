@@ -13,6 +13,7 @@ import random
 
 from pyspark.sql import DataFrame, SparkSession
 
+from vista.identity.cluster_config import CompatibilityConfig
 from vista.identity.deterministic import deterministic_links
 from vista.identity.linking_config import LinkingConfig
 from vista.identity.splink_model import TrainedModel, predict
@@ -27,6 +28,7 @@ def link_records(
     model: TrainedModel | None,
     *,
     new_keys: DataFrame | None = None,
+    compatibility: CompatibilityConfig | None = None,
 ) -> DataFrame:
     """All links between person records: deterministic, then probabilistic.
 
@@ -38,11 +40,13 @@ def link_records(
             pairs touching these records (incremental run). Deterministic links are
             always recomputed in full: they are cheap and a changed shared value can
             drop old links.
+        compatibility: The clustering's compatibility rules, for the shared-value guard
+            (see :func:`~vista.identity.deterministic.deterministic_links`).
 
     Returns:
         A ``LINKS`` frame (one row per pair and link kind).
     """
-    links = deterministic_links(records, cfg)
+    links = deterministic_links(records, cfg, compatibility)
     if model is not None and cfg.probabilistic.enabled:
         links = links.unionByName(predict(records, model, cfg, new_keys=new_keys))
     return links

@@ -100,7 +100,8 @@ def compute_links(
     """Links from the linking half (deterministic, then probabilistic)."""
     from vista.identity.linking import link_records
 
-    links = link_records(records, cfg.linking, model, new_keys=new_keys)
+    links = link_records(records, cfg.linking, model, new_keys=new_keys,
+                         compatibility=cfg.clustering.compatibility)
     return links.select([f.name for f in LINKS.fields])
 
 

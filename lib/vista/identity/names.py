@@ -1,0 +1,106 @@
+"""First-name equivalence: nickname lists as a small lookup frame, and name keys per record.
+
+A record's ``first_name_keys`` is the set of names its first name may stand for: the
+name itself plus every formal name it is a nickname of (so "bob" carries
+["bob", "robert"], "robert" carries ["robert"], and "pepe" and "pepito" both carry
+"jose"). Two first names are forms of one name when their key sets overlap.
+
+The lists are small (a few thousand rows) and read on the driver once per run; the
+lookup is a broadcast join, not a literal map in the plan (a map literal of thousands of
+entries bloats every plan that compares names).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from importlib import resources
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from vista.errors import ConfigError, ConfigProblem
+from vista.identity.cluster_config import FirstNameRule
+from vista.standardise import std_name
+
+log = logging.getLogger(__name__)
+
+KEYS_COLUMN = "first_name_keys"
+
+
+def _shipped_set(name: str) -> list[tuple[str, str]]:
+    if name == "en":
+        from nicknames import name_triplets
+
+        return [(t.name1, t.name2) for t in name_triplets()]
+    text = resources.files("vista").joinpath(f"resources/nicknames/{name}.csv").read_text(
+        encoding="utf-8")
+    return [(row["name"], row["nickname"]) for row in csv.DictReader(text.splitlines())]
+
+
+def _file_pairs(path: str, index: int) -> list[tuple[str, str]]:
+    p = Path(path)
+    key = f"identity.clustering.compatibility.first_name.nickname_files[{index}]"
+    if not p.is_file():
+        raise ConfigError([ConfigProblem(key, f"file {path!r} not found; expected a CSV "
+                                               "with columns name,nickname")])
+    with p.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if not {"name", "nickname"} <= set(reader.fieldnames or []):
+            raise ConfigError([ConfigProblem(key, f"{path!r} has columns {reader.fieldnames}; "
+                                                   "expected name,nickname")])
+        return [(row["name"], row["nickname"]) for row in reader]
+
+
+def nickname_pairs(rule: FirstNameRule) -> list[tuple[str, str]]:
+    """Every (formal name, nickname) pair the rule's lists declare, unstandardised."""
+    pairs: list[tuple[str, str]] = []
+    for name in rule.nickname_sets:
+        pairs += _shipped_set(name)
+    for i, path in enumerate(rule.nickname_files):
+        pairs += _file_pairs(path, i)
+    pairs += [(formal, nick) for nick, formal in rule.nicknames.items()]
+    return pairs
+
+
+def name_keys_lookup(spark: SparkSession, rule: FirstNameRule) -> DataFrame | None:
+    """``name, keys``: for each listed name (standardised), the formal names it may stand for.
+
+    Returns None when the rule has no nickname lists.
+    """
+    pairs = nickname_pairs(rule)
+    if not pairs:
+        return None
+    raw = spark.createDataFrame(pairs, "formal string, nick string")
+    std = raw.select(std_name("formal").alias("formal"), std_name("nick").alias("nick")).where(
+        F.col("formal").isNotNull() & F.col("nick").isNotNull())
+    both = std.select(F.col("nick").alias("name"), "formal").unionByName(
+        std.select(F.col("formal").alias("name"), "formal"))
+    return both.groupBy("name").agg(F.array_sort(F.collect_set("formal")).alias("keys"))
+
+
+def with_name_keys(records: DataFrame, rule: FirstNameRule,
+                   first: str = "first_name_std") -> DataFrame:
+    """``records`` plus ``first_name_keys``: the first name and the formal names it may be.
+
+    Args:
+        records: Frame with a standardised first-name column.
+        rule: The first-name compatibility rule (its nickname lists).
+        first: The first-name column.
+
+    Returns:
+        ``records`` with an ``array<string>`` column ``first_name_keys`` (null when the
+        first name is null).
+    """
+    own = F.when(F.col(first).isNotNull(), F.array(F.col(first)))
+    lookup = name_keys_lookup(records.sparkSession, rule) if rule.enabled else None
+    if lookup is None:
+        return records.withColumn(KEYS_COLUMN, own)
+    lookup = F.broadcast(lookup.withColumnRenamed("name", "_nk_name")
+                         .withColumnRenamed("keys", "_nk_keys"))
+    joined = records.join(lookup, F.col(first) == F.col("_nk_name"), how="left")
+    keys = F.when(F.col(first).isNotNull(),
+                  F.array_sort(F.array_distinct(F.concat(F.array(F.col(first)),
+                                                         F.coalesce("_nk_keys", F.array())))))
+    return joined.withColumn(KEYS_COLUMN, keys).drop("_nk_name", "_nk_keys")
