@@ -101,7 +101,28 @@ class Expectations(Section):
 
 
 class JdbcConfig(Section):
-    """A JDBC source. Credentials are read from the environment variables *named* here."""
+    """A JDBC source: where the table is and how to connect.
+
+    Credentials are read at run time from the environment variables *named* here, never
+    from the file. The driver jar is not bundled: pass it with ``spark-submit --jars``
+    (or ``spark.jars``) and name its class in ``driver``.
+
+    Attributes:
+        url: The JDBC URL (``jdbc:postgresql://host:5432/crm``), without credentials.
+        dbtable: A table (``crm.customers``) or a parenthesised subquery with an alias.
+        query: A ``SELECT`` instead of ``dbtable`` (not with partitioned reads).
+        user_env: Name of the environment variable holding the user.
+        password_env: Name of the environment variable holding the password.
+        driver: The driver class (``org.postgresql.Driver``); recommended, since a jar
+            added with ``--jars`` is not always found from the URL alone.
+        fetchsize: Rows per round trip. Some drivers default to all rows at once
+            (PostgreSQL) or to 10 (Oracle); both hurt on a large table.
+
+    Other Spark JDBC reader options (``partitionColumn``, ``lowerBound``,
+    ``upperBound`` and ``numPartitions`` for a partitioned read, ``sessionInitStatement``,
+    ``queryTimeout``, driver connection properties such as ``sslmode``) go in the
+    source's ``options``.
+    """
 
     url: str
     dbtable: str | None = None
@@ -109,12 +130,55 @@ class JdbcConfig(Section):
     user_env: str | None = None
     password_env: str | None = None
     driver: str | None = None
+    fetchsize: int = Field(1000, ge=1)
 
     @model_validator(mode="after")
     def _table_or_query(self) -> JdbcConfig:
+        problems = []
         if (self.dbtable is None) == (self.query is None):
-            raise ValueError("give exactly one of dbtable or query")
+            problems.append("give exactly one of dbtable or query")
+        if _URL_SECRET.search(self.url):
+            problems.append("the url carries a password; remove it and name the environment "
+                            "variable that holds it in password_env")
+        for key in ("user_env", "password_env"):
+            name = getattr(self, key)
+            if name is not None and not _ENV_NAME.match(name):
+                problems.append(f"{key} must be the *name* of an environment variable "
+                                f"(letters, digits, underscores), found '{name}'")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+
+#: Reader options that belong in the ``jdbc`` block (lower-cased; Spark's are case-blind).
+JDBC_BLOCK_OPTIONS = {"url": "url", "dbtable": "dbtable", "query": "query", "driver": "driver",
+                      "fetchsize": "fetchsize", "user": "user_env", "password": "password_env"}
+#: Spark's partitioned-read options, which must be given together.
+JDBC_PARTITION_OPTIONS = ("partitionColumn", "lowerBound", "upperBound", "numPartitions")
+_URL_SECRET = re.compile(r"password\s*=", re.IGNORECASE)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def jdbc_option_problems(jdbc: JdbcConfig, options: dict[str, object]) -> list[str]:
+    """Problems in a JDBC source's reader ``options`` (credentials, partitioning)."""
+    problems = []
+    given = {k.lower(): k for k in options}
+    for low, key in given.items():
+        if low in JDBC_BLOCK_OPTIONS:
+            target = JDBC_BLOCK_OPTIONS[low]
+            hint = ("credentials come only from environment variables"
+                    if low in ("user", "password") else "it has its own key there")
+            problems.append(f"option '{key}' belongs in the jdbc block as `{target}` ({hint})")
+    part = [o for o in JDBC_PARTITION_OPTIONS if o.lower() in given]
+    if part:
+        missing = [o for o in JDBC_PARTITION_OPTIONS if o.lower() not in given]
+        if missing:
+            problems.append(f"a partitioned JDBC read needs all of {list(JDBC_PARTITION_OPTIONS)}; "
+                            f"missing {missing}")
+        if jdbc.query is not None and "partitioncolumn" in given:
+            problems.append("partitionColumn does not work with jdbc.query; use jdbc.dbtable "
+                            "(a table or a parenthesised subquery with an alias)")
+    return problems
 
 
 class OutputConfig(Section):
@@ -150,10 +214,14 @@ class SourceConfig(Section):
             ``parquet`` | ``delta`` | ``jdbc``.
         path: File path or glob relative to ``ingest.inputs_root`` (a Delta table path for
             ``delta``).
-        options: Spark reader options (``header``, ``sep``, ``multiLine`` ...).
+        options: Spark reader options (``header``, ``sep``, ``multiLine`` ...; for
+            ``jdbc`` see :class:`JdbcConfig`).
         schema_: Raw field -> Spark DDL type, in file column order. Declare messy fields as
             ``string`` and type them in the mapping, so bad values are quarantined with a
-            reason rather than silently nulled.
+            reason rather than silently nulled. For ``delta``/``jdbc`` a name matches the
+            table's column case-insensitively, as unquoted SQL identifiers do (a database
+            that upper-cases them still matches ``cust_no``); bronze keeps the declared
+            name.
         key: Raw fields that identify a record in this source.
         ids: Strong identifiers carried: id kind -> FieldMap.
         default_country: ISO2 used when a record has no country.
@@ -164,7 +232,8 @@ class SourceConfig(Section):
         pii: Raw fields holding personal data: masked in quality-gate examples.
         rules: Row rules (reason + reject_if).
         watermark_column: For ``delta``/``jdbc``: a monotonically increasing column used
-            for incremental reads.
+            for incremental reads (a declared field).
+        jdbc: For ``jdbc``: the connection (:class:`JdbcConfig`).
         expectations: Quality expectations for bronze and silver.
         outputs: The canonical entities this source feeds.
     """
@@ -206,6 +275,10 @@ class SourceConfig(Section):
             problems.append(f"format {self.format} needs a `path`")
         if self.format in ("delta", "jdbc") and not self.watermark_column:
             problems.append(f"format {self.format} needs `watermark_column` for incremental reads")
+        if self.watermark_column and self.watermark_column not in self.schema_:
+            problems.append(f"watermark_column '{self.watermark_column}' is not in the schema")
+        if self.format == "jdbc" and self.jdbc is not None:
+            problems += jdbc_option_problems(self.jdbc, self.options)
         fields = set(self.schema_)
         for group, names in (("key", self.key), ("required", self.required), ("pii", self.pii)):
             missing = [n for n in names if n not in fields]
