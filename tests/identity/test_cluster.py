@@ -198,6 +198,7 @@ def test_incompatibility_rules(spark):
         (("pepe", None, None), ("jose", None, None), True),  # no shipped lists here
         (("rosa", "rosa diaz", None), ("diaz", "diaz rosa", None), False),  # names swapped
         (("rosa", "rosa diaz", None), ("diaz", "diaz ruiz", None), True),  # not a swap
+        (("lena", "lena davis", None), ("dvais", "dvais lena", None), False),  # swap + typo
     ]
     assert _pair_verdicts(spark, cfg, [c[:2] for c in cases]) == [c[2] for c in cases]
 

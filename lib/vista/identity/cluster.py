@@ -318,37 +318,42 @@ def compatibility_frame(records: DataFrame, cfg: CompatibilityConfig) -> DataFra
     from vista.identity.names import with_name_keys
 
     cols = set(records.columns)
-    full = F.col("full_name_std") if "full_name_std" in cols else (
-        F.concat_ws(" ", *[c for c in ("first_name_std", "last_name_std") if c in cols])
-        if "first_name_std" in cols else F.lit(None).cast("string"))
+    parts = F.concat_ws(" ", *[c for c in ("first_name_std", "last_name_std") if c in cols])
+    full = F.nullif(parts, F.lit(""))
+    if "full_name_std" in cols:
+        full = F.coalesce(F.nullif(F.col("full_name_std"), F.lit("")), full)
     gender = F.col("gender") if "gender" in cols else F.lit(None).cast("string")
     base = records.select("record_key", "birth_date", "first_name_std",
-                          F.nullif(full, F.lit("")).alias("full_name_std"),
-                          gender.alias("gender"))
+                          full.alias("full_name_std"), gender.alias("gender"))
     return with_name_keys(base, cfg.first_name).select(COMPATIBILITY_COLUMNS)
 
 
-def _names_agree(rule: FirstNameRule, left: str, right: str) -> Column:
-    a, b = F.col(f"{left}first_name_std"), F.col(f"{right}first_name_std")
+def _spelling_agrees(rule: FirstNameRule, a: Column, b: Column) -> Column:
+    """Equal, or within the rule's edit budget, or (``allow_transposition``) same letters."""
     dist = F.levenshtein(a, b)
     longest = F.greatest(F.length(a), F.length(b))
     agree = (a == b) | ((dist <= rule.max_edits) & (dist / longest <= rule.max_edit_ratio))
-    agree = agree | F.coalesce(F.arrays_overlap(F.col(f"{left}first_name_keys"),
-                                                F.col(f"{right}first_name_keys")), F.lit(False))
-    if rule.allow_prefix:
-        agree = agree | a.startswith(b) | b.startswith(a)
     if rule.allow_transposition:
         def letters(c: Column) -> Column:
             return F.array_sort(F.split(c, ""))
         agree = agree | ((letters(a) == letters(b)) & (dist <= rule.max_edits))
-    if rule.allow_swapped_names:
-        def first_word(c: Column) -> Column:
-            return F.get(F.split(c, " "), 0)
+    return agree
 
-        def words(side: str) -> Column:
-            return F.split(F.col(f"{side}full_name_std"), " ")
-        swapped = (F.array_contains(words(right), first_word(a))
-                   & F.array_contains(words(left), first_word(b)))
+
+def _names_agree(rule: FirstNameRule, left: str, right: str) -> Column:
+    a, b = F.col(f"{left}first_name_std"), F.col(f"{right}first_name_std")
+    agree = _spelling_agrees(rule, a, b)
+    agree = agree | F.coalesce(F.arrays_overlap(F.col(f"{left}first_name_keys"),
+                                                F.col(f"{right}first_name_keys")), F.lit(False))
+    if rule.allow_prefix:
+        agree = agree | a.startswith(b) | b.startswith(a)
+    if rule.allow_swapped_names:
+        def in_full_name(name: Column, side: str) -> Column:
+            # the name's first word is (a spelling of) a word of the other full name
+            word = F.get(F.split(name, " "), 0)
+            return F.exists(F.split(F.col(f"{side}full_name_std"), " "),
+                            lambda w: _spelling_agrees(rule, word, w))
+        swapped = in_full_name(a, right) & in_full_name(b, left)
         agree = agree | F.coalesce(swapped, F.lit(False))
     return agree
 

@@ -192,14 +192,34 @@ def _changed_links(now: DataFrame, stored: DataFrame) -> DataFrame:
         b.join(a, on=keys, how="left_anti"))).distinct()
 
 
-def _incremental_scope(ctx: RunContext, records: DataFrame, fp: DataFrame, cfg: IdentityConfig,
-                       model: Any) -> dict[str, DataFrame]:
+def _changes(ctx: RunContext, fp: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """``(changed, deleted)`` record keys since the last run, by fingerprint."""
+    resolved = ctx.lake.read(RESOLVED_T).select("record_key", "fingerprint")
+    changed = break_lineage(fp.join(resolved, on=["record_key", "fingerprint"], how="left_anti")
+                            .select("record_key"))
+    deleted = break_lineage(resolved.join(fp, on="record_key", how="left_anti")
+                            .select("record_key"))
+    return changed, deleted
+
+
+def _unchanged(ctx: RunContext) -> dict[str, Any]:
+    """The stage's output when no person record changed: the stored graph, nothing new."""
+    lake = ctx.lake
+    graph = lake.read(GRAPH_T)
+    return {
+        "unchanged": True, "links": lake.read(LINKS_T), "scope_rows": graph.limit(0),
+        "graph": graph, "deleted": graph.select("record_key").limit(0),
+        "registry_changes": lake.read(REGISTRY_T).limit(0), "registry": lake.read(REGISTRY_T),
+        "lineage": lake.read(LINEAGE_T).limit(0) if lake.exists(LINEAGE_T) else None,
+        "stats": {"edges_strong": 0, "components_split": 0, "records_fallback": 0},
+        "scope_records": 0, "changed_records": 0,
+    }
+
+
+def _incremental_scope(ctx: RunContext, records: DataFrame, cfg: IdentityConfig, model: Any,
+                       changed: DataFrame, deleted: DataFrame) -> dict[str, DataFrame]:
     """New links, the seed records and the records to re-cluster in an incremental run."""
     lake = ctx.lake
-    resolved = lake.read(RESOLVED_T).select("record_key", "fingerprint")
-    changed = break_lineage(fp.join(resolved, on=["record_key", "fingerprint"], how="left_anti")
-                          .select("record_key"))
-    deleted = break_lineage(resolved.join(fp, on="record_key", how="left_anti").select("record_key"))
     touched = changed.unionByName(deleted)
     stored = lake.read(LINKS_T)
     kept = (stored.where(~F.col("link_kind").startswith("deterministic:"))
@@ -242,7 +262,11 @@ def _resolve(ctx: RunContext, records: DataFrame, fp: DataFrame, cfg: IdentityCo
         deleted = None
         n_changed = records.count()
     else:
-        inc = _incremental_scope(ctx, records, fp, cfg, model)
+        changed, deleted = _changes(ctx, fp)
+        if changed.isEmpty() and deleted.isEmpty():
+            log.info("identity: no person record changed since the last run; graph kept")
+            return _unchanged(ctx)
+        inc = _incremental_scope(ctx, records, cfg, model, changed, deleted)
         links, deleted = inc["links"], inc["deleted"]
         scope_records = records.join(inc["scope"], on="record_key", how="left_semi")
         gone_or_scoped = inc["scope"].unionByName(deleted)
@@ -327,6 +351,8 @@ def _gate(ctx: RunContext, records: DataFrame, out: dict[str, Any]) -> None:
 
 def _write(ctx: RunContext, fp: DataFrame, out: dict[str, Any], full: bool) -> None:
     lake = ctx.lake
+    if out.get("unchanged"):
+        return
     fp_rows = fp.withColumn("run_id", F.lit(ctx.run_id))
     if full:
         lake.overwrite(GRAPH_T, out["graph"])
@@ -354,9 +380,11 @@ def _link_counts(links: DataFrame) -> dict[str, int]:
     return {f"links_{r['k']}": int(r["count"]) for r in kinds}
 
 
-def _lineage_counts(lineage: DataFrame) -> dict[str, int]:
-    rows = lineage.groupBy("reason").count().collect()  # at most four reasons
+def _lineage_counts(lineage: DataFrame | None) -> dict[str, int]:
     counts = {f"uids_{r}": 0 for r in ("new", "merge", "split", "retired")}
+    if lineage is None:
+        return counts
+    rows = lineage.groupBy("reason").count().collect()  # at most four reasons
     counts.update({f"uids_{r['reason']}": int(r["count"]) for r in rows})
     return counts
 
