@@ -25,7 +25,8 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -287,10 +288,12 @@ def gate(
         if own_cache:
             df = df.persist()
         try:
-            res = vd.run(
-                batch_parameters={"dataframe": df},
-                result_format={"result_format": "BASIC", "partial_unexpected_count": MAX_EXAMPLES},
-            )
+            with _one_job_limits(df.sparkSession):
+                res = vd.run(
+                    batch_parameters={"dataframe": df},
+                    result_format={"result_format": "BASIC",
+                                   "partial_unexpected_count": MAX_EXAMPLES},
+                )
         finally:
             if own_cache:
                 df.unpersist()
@@ -306,6 +309,30 @@ def gate(
     if failed and should_raise:
         raise QualityGateFailed(_failure_message(result))
     return result
+
+
+#: Spark SQL setting: partitions a ``limit`` scans in its first job (default 1).
+_LIMIT_PARTITIONS = "spark.sql.limit.initialNumPartitions"
+
+
+@contextmanager
+def _one_job_limits(spark: Any) -> Iterator[None]:
+    """Let ``limit(n).collect()`` scan every partition in its first job.
+
+    GE fetches the failing examples of each expectation with ``limit(5).collect()``.
+    Spark starts such a scan with one partition and widens it (x4) while it finds fewer
+    than 5 rows, so an expectation with no failures, the usual case, cost three jobs.
+    Scanning all partitions at once does the same work in one job.
+    """
+    previous = spark.conf.get(_LIMIT_PARTITIONS, None)
+    spark.conf.set(_LIMIT_PARTITIONS, "100000")  # capped by the partition count
+    try:
+        yield
+    finally:
+        if previous is None:
+            spark.conf.unset(_LIMIT_PARTITIONS)
+        else:
+            spark.conf.set(_LIMIT_PARTITIONS, previous)
 
 
 def _spec(raw: dict[str, Any]) -> ExpectationSpec:
