@@ -7,7 +7,7 @@ every file already taken, so a re-run on the same files adds nothing and a new e
 adds only its rows.
 
 Each micro-batch goes through ``foreachBatch``: rows are split by the source's checks
-(:func:`vista.ingest.validate.split_rows`), then written with
+(:func:`vista.ingest.validate.split_rows`), counted in one Spark job, then written with
 ``lake.append(..., txn=("ingest:<source>", batch_id))`` to ``bronze/<source>`` and
 ``quarantine/<source>``. Spark replays a micro-batch whose commit it did not record
 (a crash between the write and the checkpoint commit); the Delta transaction id makes
@@ -29,7 +29,7 @@ from pyspark.sql import functions as F
 
 from vista.errors import SourceError
 from vista.ingest.config import CORRUPT_COLUMN, IngestConfig, SourceConfig
-from vista.ingest.validate import split_rows
+from vista.ingest.validate import batch_stats, split_tagged, tag_rows
 
 if TYPE_CHECKING:  # pragma: no cover
     from vista.lake import Lake
@@ -138,12 +138,10 @@ def write_batch(
     Returns:
         ``(files, bronze_rows, quarantined_rows_by_reason, replayed)``.
     """
-    batch = with_lineage(rows, src, batch_id).persist()
+    batch = tag_rows(with_lineage(rows, src, batch_id), src, cfg).persist()
     try:
-        good, bad = split_rows(batch, src, cfg)
-        reasons = {r["reason"]: int(r["count"]) for r in bad.groupBy("reason").count().collect()}
-        files = batch.select(F.countDistinct("_file").alias("n")).first()["n"]
-        n_good = good.count()
+        good, bad = split_tagged(batch, src)
+        files, n_good, reasons = batch_stats(batch)
         if gate is not None:
             gate(good, bronze_table(src))
         app = f"ingest:{src.name}"

@@ -94,6 +94,46 @@ def source_checks(src: SourceConfig, cfg: IngestConfig, columns: list[str]) -> l
     return checks
 
 
+def tag_rows(df: DataFrame, src: SourceConfig, cfg: IngestConfig) -> DataFrame:
+    """``df`` plus ``reasons`` and ``details``: the checks that reject each row (empty: good).
+
+    Args:
+        df: Rows as read (see :func:`split_rows`).
+        src: The source.
+        cfg: The ingest config (currency rates).
+
+    Returns:
+        ``df`` with two ``array<string>`` columns, in check order.
+    """
+    checks = source_checks(src, cfg, df.columns)
+    flagged = [F.when(F.coalesce(cond, F.lit(False)), F.lit(reason)) for reason, _, cond in checks]
+    detailed = [F.when(F.coalesce(cond, F.lit(False)),
+                       F.lit(f"{reason}:{detail}" if detail else reason))
+                for reason, detail, cond in checks]
+    none = F.array().cast(T.ArrayType(T.StringType()))
+    return df.select(
+        "*",
+        (F.filter(F.array(*flagged), lambda x: x.isNotNull()) if flagged else none).alias("reasons"),
+        (F.filter(F.array(*detailed), lambda x: x.isNotNull()) if detailed else none).alias("details"),
+    )
+
+
+def split_tagged(tagged: DataFrame, src: SourceConfig) -> tuple[DataFrame, DataFrame]:
+    """Split the output of :func:`tag_rows` into ``(good, bad)`` (see :func:`split_rows`)."""
+    raw_json = F.to_json(F.struct(*[F.col(f"`{f}`") for f in src.schema_]))
+    if CORRUPT_COLUMN in tagged.columns:
+        raw_json = F.coalesce(F.col(CORRUPT_COLUMN), raw_json)
+    good = tagged.where(F.size("reasons") == 0).select(*[f"`{f}`" for f in src.schema_], *LINEAGE)
+    bad = tagged.where(F.size("reasons") > 0).select(
+        *LINEAGE,
+        F.col("reasons")[0].alias("reason"),
+        "reasons",
+        "details",
+        raw_json.alias("raw"),
+    )
+    return good, bad
+
+
 def split_rows(df: DataFrame, src: SourceConfig, cfg: IngestConfig) -> tuple[DataFrame, DataFrame]:
     """Split parsed rows into ``(good, bad)`` by the source's checks.
 
@@ -108,27 +148,21 @@ def split_rows(df: DataFrame, src: SourceConfig, cfg: IngestConfig) -> tuple[Dat
         ``good``: raw fields + lineage (the bronze columns); ``bad``: lineage,
         ``reason``, ``reasons``, ``details`` and ``raw`` (the quarantine columns).
     """
-    checks = source_checks(src, cfg, df.columns)
-    flagged = [F.when(F.coalesce(cond, F.lit(False)), F.lit(reason)) for reason, _, cond in checks]
-    detailed = [F.when(F.coalesce(cond, F.lit(False)),
-                       F.lit(f"{reason}:{detail}" if detail else reason))
-                for reason, detail, cond in checks]
-    none = F.array().cast(T.ArrayType(T.StringType()))
-    tagged = df.select(
-        "*",
-        (F.filter(F.array(*flagged), lambda x: x.isNotNull()) if flagged else none).alias("reasons"),
-        (F.filter(F.array(*detailed), lambda x: x.isNotNull()) if detailed else none).alias("details"),
-    )
-    raw_fields = [F.col(f"`{f}`") for f in src.schema_]
-    raw_json = F.to_json(F.struct(*raw_fields))
-    if CORRUPT_COLUMN in df.columns:
-        raw_json = F.coalesce(F.col(CORRUPT_COLUMN), raw_json)
-    good = tagged.where(F.size("reasons") == 0).select(*[f"`{f}`" for f in src.schema_], *LINEAGE)
-    bad = tagged.where(F.size("reasons") > 0).select(
-        *LINEAGE,
-        F.col("reasons")[0].alias("reason"),
-        "reasons",
-        "details",
-        raw_json.alias("raw"),
-    )
-    return good, bad
+    return split_tagged(tag_rows(df, src, cfg), src)
+
+
+def batch_stats(tagged: DataFrame) -> tuple[int, int, dict[str, int]]:
+    """``(files, good_rows, bad_rows_by_reason)`` of tagged rows, in one Spark job.
+
+    ``rollup`` gives one row per first reason (null: good rows) plus a grand-total row
+    with the distinct file count, so the driver receives a handful of rows.
+    """
+    first = F.try_element_at("reasons", F.lit(1))
+    rows = (tagged.select(first.alias("reason"), "_file").rollup("reason")
+            .agg(F.count(F.lit(1)).alias("n"), F.countDistinct("_file").alias("files"),
+                 F.grouping_id().alias("total"))
+            .collect())
+    files = next((r["files"] for r in rows if r["total"]), 0)
+    good = next((r["n"] for r in rows if not r["total"] and r["reason"] is None), 0)
+    reasons = {r["reason"]: int(r["n"]) for r in rows if not r["total"] and r["reason"] is not None}
+    return int(files), int(good), reasons
