@@ -82,8 +82,11 @@ def scd2_versions(existing: DataFrame | None, incoming: DataFrame) -> DataFrame:
         )
         new = old.unionByName(new)
     # one row per (key, valid_from): a re-delivery or a replay prefers the newest batch
+    # batch_id is "<source>:<n>": compare n as a number ("crm:10" is newer than "crm:9")
+    batch_no = F.substring_index("batch_id", ":", -1).cast("long")
     pick = Window.partitionBy("record_key", "valid_from").orderBy(
-        F.col("_new").desc(), F.col("batch_id").desc_nulls_last(), F.col("attr_hash"))
+        F.col("_new").desc(), batch_no.desc_nulls_last(), F.col("batch_id").desc_nulls_last(),
+        F.col("attr_hash"))
     chain = Window.partitionBy("record_key").orderBy("valid_from")
     versions = (
         new.withColumn("_rank", F.row_number().over(pick))
@@ -98,21 +101,26 @@ def scd2_versions(existing: DataFrame | None, incoming: DataFrame) -> DataFrame:
     return versions.select(*history_columns())
 
 
-def publish_history(lake: Lake, incoming: DataFrame) -> DataFrame:
+def publish_history(lake: Lake, incoming: DataFrame, full: bool = False) -> DataFrame:
     """Merge new person-record versions into the SCD2 table; return the current rows.
 
     Args:
         lake: The lake layer.
         incoming: Canonical person records (every version delivered in this run).
+        full: ``incoming`` holds every version ever delivered: rebuild the table from it
+            alone and overwrite it.
 
     Returns:
         The current version of every key in ``incoming`` (``PERSON_RECORDS`` columns),
         materialised, ready to upsert into ``silver/person_records``.
     """
-    existing = lake.read(HISTORY_TABLE) if lake.exists(HISTORY_TABLE) else None
+    existing = lake.read(HISTORY_TABLE) if lake.exists(HISTORY_TABLE) and not full else None
     # Materialise before writing: the frame reads the table the merge is about to change.
     versions = scd2_versions(existing, incoming).checkpoint(eager=True)
-    lake.merge(HISTORY_TABLE, versions, keys=HISTORY_KEYS)
+    if full:
+        lake.overwrite(HISTORY_TABLE, versions)
+    else:
+        lake.merge(HISTORY_TABLE, versions, keys=HISTORY_KEYS)
     return versions.where("is_current").select(*[f.name for f in PERSON_RECORDS.fields])
 
 

@@ -82,22 +82,24 @@ def make_gates(ctx: RunContext, data_docs_dir: str) -> tuple[Callable, silver.Ga
     return bronze_gate, silver_gate
 
 
-def ingest_sources(ctx: RunContext, bronze_gate: Callable | None) -> dict[str, SourceCounts]:
+def ingest_sources(ctx: RunContext, bronze_gate: Callable | None,
+                   times: dict[str, float] | None = None) -> dict[str, SourceCounts]:
     """Bronze + quarantine for every enabled source; returns counts per source."""
     cfg: IngestConfig = ctx.config.ingest
     out: dict[str, SourceCounts] = {}
     for src in cfg.sources:
         if not src.enabled:
             continue
-        if src.file_based:
-            path = input_path(src, cfg)
-            if not ensure_dir_exists(path):
-                log.warning("ingest %s: nothing at %s yet; skipped", src.name, src.path)
-                out[src.name] = SourceCounts(src.name)
-                continue
-            out[src.name] = stream_files(ctx.spark, ctx.lake, src, cfg, bronze_gate)
-        else:
-            out[src.name] = ingest_batch_source(ctx.spark, ctx.lake, src, cfg, bronze_gate)
+        with silver.timed(times, f"bronze/{src.name}"):
+            if src.file_based:
+                path = input_path(src, cfg)
+                if not ensure_dir_exists(path):
+                    log.warning("ingest %s: nothing at %s yet; skipped", src.name, src.path)
+                    out[src.name] = SourceCounts(src.name)
+                    continue
+                out[src.name] = stream_files(ctx.spark, ctx.lake, src, cfg, bronze_gate)
+            else:
+                out[src.name] = ingest_batch_source(ctx.spark, ctx.lake, src, cfg, bronze_gate)
     return out
 
 
@@ -107,10 +109,14 @@ def run(ctx: RunContext) -> dict[str, int | float]:
     Args:
         ctx: The run context; uses ``ctx.config.ingest`` and ``ctx.lake``.
             ``ctx.options["quality"] = False`` skips the quality gates (tests, debugging).
+            ``ctx.options["full"]`` rebuilds silver and its history from all of bronze
+            (new files are still ingested to bronze first; no file is read twice).
 
     Returns:
         Counts for the stage's INFO line: ``sources``, ``files``, ``rows_in``, ``bronze``,
         ``quarantined`` and ``silver_<entity>`` (rows upserted per canonical table).
+        Seconds per step (``bronze/<source>``, ``silver/<entity>/<step>``) go to the
+        manifest as ``step_seconds``.
 
     Raises:
         ConfigError: When a source mapping does not fit the canonical schemas.
@@ -120,7 +126,9 @@ def run(ctx: RunContext) -> dict[str, int | float]:
     validate_sources(cfg)
     data_docs = ctx.lake.path("_quality/data_docs")
     gates = make_gates(ctx, data_docs) if ctx.options.get("quality", True) else (None, None)
-    per_source = ingest_sources(ctx, gates[0])
+    full = bool(ctx.options.get("full"))
+    times: dict[str, float] = {}
+    per_source = ingest_sources(ctx, gates[0], times)
     counts: dict[str, int | float] = {
         "sources": len(per_source),
         "files": sum(c.files for c in per_source.values()),
@@ -131,7 +139,9 @@ def run(ctx: RunContext) -> dict[str, int | float]:
     ctx.manifest.record_metrics(
         "ingest", {"per_source": {n: describe(c) for n, c in per_source.items()}, **counts})
     enabled = [s for s in cfg.sources if s.enabled]
-    counts.update(silver.publish(ctx.lake, cfg, enabled, gates[1]))
-    ctx.manifest.record_metrics("ingest", counts)
+    if full:
+        log.info("ingest: --full, rebuilding silver and its history from all of bronze")
+    counts.update(silver.publish(ctx.lake, cfg, enabled, gates[1], full=full, times=times))
+    ctx.manifest.record_metrics("ingest", {**counts, "full": int(full), "step_seconds": times})
     log.info("ingest: %s", ", ".join(f"{k}={v}" for k, v in counts.items()))
     return counts
