@@ -115,7 +115,8 @@ def _print(results: dict[str, dict], load: str) -> None:
         steps += [s for s in _steps(res) if s not in steps]
     rows = _rows(next(iter(results.values())))  # the rows column: the first run's
     width = max(len(s) for s in steps) + 2
-    head = f"{'step':<{width}}" + "".join(f"{n:>22}" for n in names) + f"{'rows':>10}"
+    col = max(22, *(len(n) + 2 for n in names))
+    head = f"{'step':<{width}}" + "".join(f"{n:>{col}}" for n in names) + f"{'rows':>10}"
     print(head)
     print("-" * len(head))
     for step in steps:
@@ -123,13 +124,13 @@ def _print(results: dict[str, dict], load: str) -> None:
         for name in names:
             value = _steps(results[name]).get(step)
             if value is None:
-                line += f"{'':>22}"
+                line += f"{'':>{col}}"
             elif step.endswith("(count)"):
-                line += f"{int(value):>22}"
+                line += f"{int(value):>{col}}"
             else:
                 n = _rows(results[name]).get(step)  # rows/s of this run's own rows
                 rate = f" ({n / value:,.0f}/s)" if n and value else ""
-                line += f"{value:>10.1f}s{rate:>11}"
+                line += f"{value:>{col - 12}.1f}s{rate:>11}"
         line += f"{rows[step]:>10,}" if step in rows else ""
         print(line)
     print(f"\nload average at the end: {load}")
