@@ -199,6 +199,8 @@ def test_incompatibility_rules(spark):
         (("rosa", "rosa diaz", None), ("diaz", "diaz rosa", None), False),  # names swapped
         (("rosa", "rosa diaz", None), ("diaz", "diaz ruiz", None), True),  # not a swap
         (("lena", "lena davis", None), ("dvais", "dvais lena", None), False),  # swap + typo
+        ((None, "ines diaz", None), ("eva", "eva diaz", None), True),  # full name only
+        ((None, "diaz ines", None), ("ines", None, None), False),  # full name, any order
     ]
     assert _pair_verdicts(spark, cfg, [c[:2] for c in cases]) == [c[2] for c in cases]
 

@@ -65,7 +65,7 @@ EDGES = T.StructType(
 )
 
 COMPATIBILITY_COLUMNS = ["record_key", "birth_date", "first_name_std", "full_name_std", "gender",
-                         "first_name_keys"]
+                         "first_name_derived", "first_name_keys"]
 
 HISTOGRAM_BUCKETS = [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 10), (11, 20), (21, 50),
                      (51, 100), (101, 1000), (1001, None)]
@@ -308,12 +308,14 @@ def compatibility_frame(records: DataFrame, cfg: CompatibilityConfig) -> DataFra
 
     Args:
         records: Person records; ``full_name_std`` and ``gender`` are optional (a missing
-            full name is built from first and last name, a missing gender is null).
+            full name is built from first and last name, a missing first name is the
+            first word of the full name, a missing gender is null).
         cfg: The compatibility rules (their nickname lists).
 
     Returns:
         ``COMPATIBILITY_COLUMNS``: record_key, birth_date, first_name_std, full_name_std,
-        gender, first_name_keys.
+        gender, first_name_derived (the first name is the full name's first word),
+        first_name_keys.
     """
     from vista.identity.names import with_name_keys
 
@@ -323,8 +325,13 @@ def compatibility_frame(records: DataFrame, cfg: CompatibilityConfig) -> DataFra
     if "full_name_std" in cols:
         full = F.coalesce(F.nullif(F.col("full_name_std"), F.lit("")), full)
     gender = F.col("gender") if "gender" in cols else F.lit(None).cast("string")
-    base = records.select("record_key", "birth_date", "first_name_std",
-                          full.alias("full_name_std"), gender.alias("gender"))
+    # a source with one name field (a loyalty card, a ticket) still has a first name:
+    # the first word of its full name (swapped order is tolerated by the name rule)
+    first = F.coalesce(F.col("first_name_std"), F.get(F.split(full, " "), 0))
+    base = records.select("record_key", "birth_date", first.alias("first_name_std"),
+                          full.alias("full_name_std"), gender.alias("gender"),
+                          (F.col("first_name_std").isNull() & full.isNotNull())
+                          .alias("first_name_derived"))
     return with_name_keys(base, cfg.first_name).select(COMPATIBILITY_COLUMNS)
 
 
@@ -355,6 +362,16 @@ def _names_agree(rule: FirstNameRule, left: str, right: str) -> Column:
                             lambda w: _spelling_agrees(rule, word, w))
         swapped = in_full_name(a, right) & in_full_name(b, left)
         agree = agree | F.coalesce(swapped, F.lit(False))
+    # a first name taken from a full name may be a surname (order unknown): the other
+    # record's first name being a word of that full name is enough
+    def word_of(side: str, other: Column) -> Column:
+        word = F.get(F.split(other, " "), 0)
+        return F.exists(F.split(F.col(f"{side}full_name_std"), " "),
+                        lambda w: _spelling_agrees(rule, word, w))
+
+    for side, other in ((left, b), (right, a)):
+        derived = F.coalesce(F.col(f"{side}first_name_derived"), F.lit(False))
+        agree = agree | (derived & F.coalesce(word_of(side, other), F.lit(False)))
     return agree
 
 

@@ -183,13 +183,14 @@ def deterministic_links(
         >>> links = deterministic_links(spark.table("person_records"), LinkingConfig())
     """
     dcfg = cfg.deterministic if isinstance(cfg, LinkingConfig) else cfg
+    # compatibility reads the records as stored, exactly as clustering does
+    people = None if compatibility is None else compatibility_frame(records, compatibility)
     if isinstance(cfg, LinkingConfig):
         # The guards compare first names: a record with only a full name gets its split.
         from vista.identity.splink_model import split_names
 
         records = split_names(records, cfg.probabilistic.name_split)
     values = identifier_values(records, dcfg)
-    people = None if compatibility is None else compatibility_frame(records, compatibility)
     classes = classify_values(values, dcfg, people, compatibility).where(
         F.col("status") != "ignored")
     members = values.join(classes.select("kind", "value", "status", "min_key"),
