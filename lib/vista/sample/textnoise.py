@@ -50,7 +50,13 @@ def concat(*parts: Arr | str) -> Arr:
 
 def join_words(*parts: Arr) -> Arr:
     """Join with spaces, skipping missing parts (all missing -> empty string)."""
-    joined = pc.binary_join_element_wise(*[_pa(p) for p in parts], " ", null_handling="skip")
+    # Not null_handling="skip": in pyarrow 25 it returns fewer rows than it is given on
+    # larger arrays (10,000 names with some nulls lost 3 rows), which shifted every name
+    # after the first loss onto the wrong person.
+    filled = [pc.fill_null(_pa(p), "") for p in parts]
+    joined = pc.binary_join_element_wise(*filled, " ")
+    joined = pc.utf8_trim(pc.replace_substring_regex(joined, pattern=" {2,}", replacement=" "),
+                          characters=" ")
     return _np(joined)
 
 
