@@ -59,12 +59,15 @@ class GuardConfig(Section):
     * **ignored** when it is carried by more than ``max_records_per_value`` records or
       matches one of the ``blocklist`` regexes (placeholders such as ``000000`` or
       ``test@...``);
-    * **shared** when its records carry more than ``max_distinct_first_names`` distinct
-      standardised first names or more than ``max_distinct_birth_dates`` distinct birth
-      dates (a family email, a shop phone). A shared value only links two records that
-      also *agree*: the first field of ``agreement_fields`` that both records carry
-      must be equal (so twins sharing an email and a birth date but not a first name
-      stay apart, while a record without a first name falls back to its birth date);
+    * **shared** when two of its records are incompatible people by the clustering's
+      compatibility rules (``identity.clustering.compatibility``: nickname-, typo- and
+      swap-aware first names, birth dates) — a family email, a shop phone. A shared
+      value only links two records that are compatible and both carry a first name or
+      both a birth date. This is what the identity stage uses. Called without those
+      rules (``deterministic_links(records, cfg)``), the linker falls back to counts:
+      shared when its records carry more than ``max_distinct_first_names`` distinct
+      first names or more than ``max_distinct_birth_dates`` birth dates, linking two
+      records only when the first field of ``agreement_fields`` both carry is equal;
     * otherwise **personal**: every record carrying it is linked (as a star on the
       group's smallest record key, so no quadratic pairs are made).
     """
