@@ -161,17 +161,21 @@ def test_threshold_levels_must_rise():
 
 
 def _pair_verdicts(spark, cfg, rows):
-    """incompatible() on each (left, right) pair of (first name, full name, birth date)."""
+    """incompatible() on each (left, right) pair of (first name, full name, birth date[,
+    last name])."""
     from pyspark.sql import functions as F
 
     from vista.identity.cluster import compatibility_frame, incompatible
 
+    def padded(rec):
+        return (*rec, None) if len(rec) == 3 else rec
+
     recs = []
     for i, (left, right) in enumerate(rows):
-        recs += [(f"{i:02d}:l", *left), (f"{i:02d}:r", *right)]
+        recs += [(f"{i:02d}:l", *padded(left)), (f"{i:02d}:r", *padded(right))]
     people = compatibility_frame(spark.createDataFrame(
         recs, "record_key string, first_name_std string, full_name_std string, "
-              "birth_date date"), cfg)
+              "birth_date date, last_name_std string"), cfg)
     people = people.withColumn("pair", F.substring("record_key", 1, 2))
     left = people.where(F.col("record_key").endswith(":l"))
     right = people.where(F.col("record_key").endswith(":r"))
@@ -201,6 +205,21 @@ def test_incompatibility_rules(spark):
         (("lena", "lena davis", None), ("dvais", "dvais lena", None), False),  # swap + typo
         ((None, "ines diaz", None), ("eva", "eva diaz", None), True),  # full name only
         ((None, "diaz ines", None), ("ines", None, None), False),  # full name, any order
+    ]
+    assert _pair_verdicts(spark, cfg, [c[:2] for c in cases]) == [c[2] for c in cases]
+
+
+def test_a_record_without_a_first_name_is_not_given_one_of_its_surnames(spark):
+    cfg = ClusteringConfig.model_validate(
+        {"compatibility": {"first_name": {"nickname_sets": []}}}).compatibility
+    cases = [
+        # a CRM row with a last name and no first name: nothing to compare
+        ((None, None, None, "uribe ramirez"), ("carla", "carla uribe", None), False),
+        # a card with surnames only (first word taken as first name): it is a word of the
+        # other full name, so the first name may simply be missing
+        ((None, "castellanos cuadrado", None), ("ariel", "ariel castellanos cuadrado", None),
+         False),
+        ((None, "garcia lopez", None), ("ana", "ana diaz", None), True),
     ]
     assert _pair_verdicts(spark, cfg, [c[:2] for c in cases]) == [c[2] for c in cases]
 

@@ -308,8 +308,9 @@ def compatibility_frame(records: DataFrame, cfg: CompatibilityConfig) -> DataFra
 
     Args:
         records: Person records; ``full_name_std`` and ``gender`` are optional (a missing
-            full name is built from first and last name, a missing first name is the
-            first word of the full name, a missing gender is null).
+            full name is built from first and last name; a record with neither first
+            nor last name takes the first word of its full name as first name; a
+            missing gender is null).
         cfg: The compatibility rules (their nickname lists).
 
     Returns:
@@ -326,12 +327,15 @@ def compatibility_frame(records: DataFrame, cfg: CompatibilityConfig) -> DataFra
         full = F.coalesce(F.nullif(F.col("full_name_std"), F.lit("")), full)
     gender = F.col("gender") if "gender" in cols else F.lit(None).cast("string")
     # a source with one name field (a loyalty card, a ticket) still has a first name:
-    # the first word of its full name (swapped order is tolerated by the name rule)
-    first = F.coalesce(F.col("first_name_std"), F.get(F.split(full, " "), 0))
+    # the first word of its full name (swapped order is tolerated by the name rule). A
+    # record with a last name but no first name has none: its full name is surnames.
+    last = F.col("last_name_std") if "last_name_std" in cols else F.lit(None)
+    derived = F.col("first_name_std").isNull() & last.isNull() & full.isNotNull()
+    first = F.coalesce(F.col("first_name_std"),
+                       F.when(derived, F.get(F.split(full, " "), 0)))
     base = records.select("record_key", "birth_date", first.alias("first_name_std"),
                           full.alias("full_name_std"), gender.alias("gender"),
-                          (F.col("first_name_std").isNull() & full.isNotNull())
-                          .alias("first_name_derived"))
+                          derived.alias("first_name_derived"))
     return with_name_keys(base, cfg.first_name).select(COMPATIBILITY_COLUMNS)
 
 
@@ -362,16 +366,18 @@ def _names_agree(rule: FirstNameRule, left: str, right: str) -> Column:
                             lambda w: _spelling_agrees(rule, word, w))
         swapped = in_full_name(a, right) & in_full_name(b, left)
         agree = agree | F.coalesce(swapped, F.lit(False))
-    # a first name taken from a full name may be a surname (order unknown): the other
-    # record's first name being a word of that full name is enough
-    def word_of(side: str, other: Column) -> Column:
-        word = F.get(F.split(other, " "), 0)
+    # a first name taken from a full name may be a surname (order unknown, or the
+    # source left the first name out): the other record's first name being a word of
+    # that full name, or it being a word of the other's full name, is enough
+    def word_of(side: str, name: Column) -> Column:
+        word = F.get(F.split(name, " "), 0)
         return F.exists(F.split(F.col(f"{side}full_name_std"), " "),
                         lambda w: _spelling_agrees(rule, word, w))
 
-    for side, other in ((left, b), (right, a)):
+    for side, other_side, own, other in ((left, right, a, b), (right, left, b, a)):
         derived = F.coalesce(F.col(f"{side}first_name_derived"), F.lit(False))
-        agree = agree | (derived & F.coalesce(word_of(side, other), F.lit(False)))
+        either = word_of(side, other) | word_of(other_side, own)
+        agree = agree | (derived & F.coalesce(either, F.lit(False)))
     return agree
 
 
