@@ -194,3 +194,32 @@ def test_email_key_links_dot_and_tag_variants(spark, names):
         ("crm:1", "news:3", "deterministic:email_key"),
     ])
     assertDataFrameEqual(got, expected)
+
+
+def test_an_old_email_of_a_record_still_links_it(spark, names):
+    """A customer changed address in the CRM; the newsletter still has the old one."""
+    from pyspark.sql import functions as F
+
+    from vista.identity.deterministic import with_past_identifiers
+
+    (a, b, *_), _last = names
+    now = [_rec("crm:1", a, "new@mail.test", phone="+447700900111", bd=D1),
+           _rec("crm:4", b, "b@mail.test")]
+    before = [_rec("crm:1", a, "old@mail.test", phone="+447700900999", bd=D1)]
+    records = spark.createDataFrame([
+        *now,
+        _rec("news:2", None, "old@mail.test"),
+        _rec("sms:3", None, phone="+447700900999"),  # an old phone: may be someone's now
+    ], PERSON_RECORDS)
+    history = spark.createDataFrame(now, PERSON_RECORDS).withColumn(
+        "is_current", F.lit(True)).unionByName(spark.createDataFrame(
+            before, PERSON_RECORDS).withColumn("is_current", F.lit(False)))
+    cfg = LinkingConfig()
+
+    got = deterministic_links(with_past_identifiers(records, history, cfg.deterministic), cfg)
+
+    expected = _links(spark, [
+        ("crm:1", "news:2", "deterministic:email"),
+        ("crm:1", "news:2", "deterministic:email_key"),
+    ])
+    assertDataFrameEqual(got, expected)

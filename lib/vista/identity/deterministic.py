@@ -1,7 +1,7 @@
 """Deterministic links: records that share a strong identifier value.
 
-Identifiers come from the ``ids`` map and from the standardised email and phone
-columns. Guards (see :class:`~vista.identity.linking_config.GuardConfig`) keep
+Identifiers come from the ``ids`` map, from the standardised email and phone columns,
+and (``past_values``) from the values a record carried in its earlier versions. Guards (see :class:`~vista.identity.linking_config.GuardConfig`) keep
 placeholders, over-used values and shared (household / shop) identifiers from gluing
 different people together. Groups are linked as stars on their smallest record key, so
 a value carried by n records yields n - 1 links, never n(n - 1) / 2.
@@ -24,6 +24,7 @@ from vista.schemas import LINKS
 log = logging.getLogger(__name__)
 
 _BASE_COLUMNS = ["record_key", "ids", "first_name_std", "birth_date"]
+PAST_COLUMN = "past_identifiers"
 
 
 class LinkingInputError(VistaError):
@@ -47,7 +48,9 @@ def identifier_values(records: DataFrame, cfg: DeterministicConfig) -> DataFrame
         cfg: The deterministic section of the linking config.
 
     Returns:
-        Rows of (kind, value, record_key, <agreement fields>), blank values dropped.
+        Rows of (kind, value, record_key, <agreement fields>), blank values dropped. A
+        record's ``past_identifiers`` (see :func:`with_past_identifiers`), when the frame
+        has them, count as its own values.
     """
     agree = list(dict.fromkeys(cfg.guards.agreement_fields + ["first_name_std", "birth_date"]))
     _require_columns(records, ["record_key", "ids", *agree, *cfg.column_kinds.values()],
@@ -64,12 +67,40 @@ def identifier_values(records: DataFrame, cfg: DeterministicConfig) -> DataFrame
     for kind, sql in cfg.expression_kinds.items():
         parts.append(records.select(F.lit(kind).alias("kind"), F.expr(sql).alias("value"),
                                     "record_key", *agree))
+    if PAST_COLUMN in records.columns:
+        past = records.select(*agree, "record_key", F.explode(PAST_COLUMN).alias("p"))
+        parts.append(past.select(F.col("p.kind").alias("kind"), F.col("p.value").alias("value"),
+                                 "record_key", *agree))
     exploded = reduce(DataFrame.unionByName, parts)
     return (
         exploded.withColumn("value", F.trim(F.col("value").cast("string")))
         .where(F.col("value").isNotNull() & (F.col("value") != ""))
         .dropDuplicates(["kind", "value", "record_key"])
     )
+
+
+def with_past_identifiers(records: DataFrame, history: DataFrame,
+                          cfg: DeterministicConfig) -> DataFrame:
+    """``records`` plus ``past_identifiers``: the identifier values of earlier versions.
+
+    Args:
+        records: Current person records (``PERSON_RECORDS``).
+        history: Every version of the person records (``person_records_history``: the
+            same columns plus ``is_current``); only versions that are not current are read.
+        cfg: The deterministic section; ``past_values.kinds`` selects the kinds kept.
+
+    Returns:
+        ``records`` with an ``array<struct<kind, value>>`` column ``past_identifiers``
+        (sorted, so the record's fingerprint is stable; null when there is none).
+    """
+    kinds = cfg.past_values.kinds
+    older = history.where(~F.col("is_current")) if "is_current" in history.columns else history
+    older = older.join(records.select("record_key"), on="record_key", how="left_semi")
+    values = identifier_values(older.drop(PAST_COLUMN) if PAST_COLUMN in older.columns
+                               else older, cfg).where(F.col("kind").isin(kinds))
+    past = values.groupBy("record_key").agg(
+        F.array_sort(F.collect_set(F.struct("kind", "value"))).alias(PAST_COLUMN))
+    return records.join(past, on="record_key", how="left")
 
 
 def _blocklisted(value: Column, patterns: list[str]) -> Column:

@@ -18,12 +18,14 @@ The YAML shape (every key optional)::
           agreement_fields: [first_name_std, birth_date]
           blocklist: ['^0+$', '^(test|noemail|none)@']
         per_kind_max_records: {phone: 20}   # optional per-kind override of M
+        past_values: {enabled: true, table: silver/person_records_history,
+                      kinds: [email, email_key]}   # old values of a record link it too
       devices:
         device_id_kinds: {device_id: web_device}
         account_id_kinds: [account_id]
         max_accounts_per_device: 3
       probabilistic:
-        blocking_rules: [[first_name_std, last_name_std], [email_std], ...]
+        blocking_rules: [["substring_index(first_name_std, ' ', 1)", last_name_std], [email_std], ...]
         training_blocking_rules: [[first_name_std, last_name_std], [birth_date]]
         comparisons: [{column: first_name_std, kind: name, thresholds: [0.92, 0.8]}, ...]
         u_max_pairs: 1.0e6
@@ -48,7 +50,10 @@ from pydantic import Field, field_validator, model_validator
 from vista.config.models import Section
 
 BlockingRule = list[str]
-"""A blocking rule: the columns (or SQL expressions on one record) that must be equal."""
+"""A blocking rule: the columns (or Spark SQL expressions on one record) that must be equal."""
+
+FIRST_WORD = "substring_index({}, ' ', 1)"
+"""Spark SQL for the first word of a column (a blocking key)."""
 
 
 class GuardConfig(Section):
@@ -109,6 +114,22 @@ EMAIL_KEY_SQL = (
 )
 
 
+class PastValuesConfig(Section):
+    """Identifier values a record carried in its earlier versions link it too.
+
+    A customer who changed e-mail address in the CRM still owns the old one wherever it
+    was not updated (the newsletter platform, an old web-shop account). The identity
+    stage reads every earlier version of each record from ``table`` (the SCD2 history
+    ingestion keeps) and adds their values of the identifier ``kinds`` listed to the
+    record's own, under the same guards. Phone numbers are left out by default:
+    carriers reassign numbers their owners gave up.
+    """
+
+    enabled: bool = True
+    table: str = "silver/person_records_history"
+    kinds: list[str] = Field(default_factory=lambda: ["email", "email_key"])
+
+
 class DeterministicConfig(Section):
     """Which identifiers link records on exact equality."""
 
@@ -124,6 +145,7 @@ class DeterministicConfig(Section):
         "email_key": EMAIL_KEY_SQL})
     guards: GuardConfig = Field(default_factory=GuardConfig)
     per_kind_max_records: dict[str, int] = Field(default_factory=dict)
+    past_values: PastValuesConfig = Field(default_factory=PastValuesConfig)
 
 
 class DeviceConfig(Section):
@@ -147,7 +169,9 @@ class ComparisonSpec(Section):
 
     kinds:
         name: exact / (optional) swapped with ``swapped_with`` / (optional) every
-            word of one inside the other (``words_contained``) / Jaro-Winkler levels
+            word of one inside the other (``words_contained``) / (optional) forms of
+            one name by the nickname lists (``nicknames``: the lists of
+            ``identity.clustering.compatibility.first_name``) / Jaro-Winkler levels
             (``thresholds``) on a folded name column.
         date: exact / Levenshtein <= 1 on the ISO string / within ``date_thresholds``
             of ``date_metrics`` (e.g. 1 month, 1 year, 10 years).
@@ -167,6 +191,7 @@ class ComparisonSpec(Section):
         default_factory=lambda: ["month", "year", "year"]
     )
     words_contained: bool = False
+    nicknames: bool = False
     swapped_with: str | None = None
     suffix_digits: int = Field(7, ge=3)
     jaccard_threshold: float = Field(0.5, gt=0, le=1)
@@ -184,7 +209,8 @@ class ComparisonSpec(Section):
 def _default_comparisons() -> list[ComparisonSpec]:
     return [
         ComparisonSpec(column="first_name_std", kind="name", thresholds=[0.92, 0.8],
-                       tf_adjustment=True, words_contained=True, swapped_with="last_name_std"),
+                       tf_adjustment=True, words_contained=True, nicknames=True,
+                       swapped_with="last_name_std"),
         ComparisonSpec(column="last_name_std", kind="name", thresholds=[0.92, 0.8],
                        tf_adjustment=True, words_contained=True, swapped_with="first_name_std"),
         ComparisonSpec(column="birth_date", kind="date"),
@@ -242,12 +268,15 @@ class ProbabilisticConfig(Section):
     """The Fellegi-Sunter model trained and applied with Splink."""
 
     enabled: bool = True
+    # First words of names: a second given name or surname that one source drops must
+    # not keep two records from meeting; an e-mail's user name meets a mistyped domain.
     blocking_rules: list[BlockingRule] = Field(
         default_factory=lambda: [
-            ["first_name_std", "last_name_std"],
-            ["last_name_std", "birth_date"],
-            ["first_name_std", "birth_date"],
+            [FIRST_WORD.format("first_name_std"), FIRST_WORD.format("last_name_std")],
+            [FIRST_WORD.format("last_name_std"), "birth_date"],
+            [FIRST_WORD.format("first_name_std"), "birth_date"],
             ["email_std"],
+            ["substring_index(email_std, '@', 1)"],
             ["phone_e164"],
             ["postal_code", "last_name_std"],
             ["address_std"],

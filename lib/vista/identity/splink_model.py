@@ -29,6 +29,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from vista.errors import VistaError
+from vista.identity.cluster_config import FirstNameRule
 from vista.identity.linking_config import (
     ComparisonSpec,
     LinkingConfig,
@@ -39,6 +40,8 @@ from vista.identity.linking_config import (
 log = logging.getLogger(__name__)
 
 LINK_KIND = "probabilistic"
+DEFAULT_PREPARATION: dict[str, Any] = {"name_split": NameSplitConfig().model_dump(),
+                                       "nicknames": {}}
 
 
 class ModelError(VistaError):
@@ -56,6 +59,10 @@ class TrainedModel:
         n_records: Records the model was trained on.
         metrics: Scalar training facts (λ, iterations, ...).
         columns: Record columns the model reads (record_key first).
+        break_lineage: How Splink breaks lineage between its steps.
+        preparation: How records are prepared before comparing (the full-name split and
+            the nickname keys, see :func:`prepare_records`); predictions and
+            explanations prepare records exactly as training did.
     """
 
     settings: dict[str, Any]
@@ -65,6 +72,7 @@ class TrainedModel:
     metrics: dict[str, float] = field(default_factory=dict)
     columns: list[str] = field(default_factory=lambda: ["record_key"])
     break_lineage: str = "parquet"
+    preparation: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_PREPARATION))
 
     @property
     def probability_two_random_records_match(self) -> float:
@@ -76,7 +84,8 @@ class TrainedModel:
         return json.dumps({"settings": self.settings, "config_hash": self.config_hash,
                            "em_iterations": self.em_iterations, "n_records": self.n_records,
                            "metrics": self.metrics, "columns": self.columns,
-                           "break_lineage": self.break_lineage}, indent=1, sort_keys=True)
+                           "break_lineage": self.break_lineage,
+                           "preparation": self.preparation}, indent=1, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> TrainedModel:
@@ -86,7 +95,8 @@ class TrainedModel:
                    em_iterations=list(d.get("em_iterations", [])),
                    n_records=int(d.get("n_records", 0)), metrics=dict(d.get("metrics", {})),
                    columns=list(d.get("columns", ["record_key"])),
-                   break_lineage=d.get("break_lineage", "parquet"))
+                   break_lineage=d.get("break_lineage", "parquet"),
+                   preparation=d.get("preparation", dict(DEFAULT_PREPARATION)))
 
     def m_u_table(self) -> list[dict[str, Any]]:
         """One row per comparison level: comparison, level, label, m, u, match weight."""
@@ -164,7 +174,8 @@ def _name_levels(spec: ComparisonSpec) -> list:
     ``words_contained``: every word of one name is a word of the other (a second
     surname or a second given name dropped by one source). ``swapped_with``: the
     name sits in the other record's ``swapped_with`` column and vice versa (first and
-    last name entered the wrong way round).
+    last name entered the wrong way round). ``nicknames``: the two names share a key
+    of the nickname lists ("pepe" and "jose", "bob" and "robert").
     """
     from splink import comparison_level_library as cll
 
@@ -181,7 +192,17 @@ def _name_levels(spec: ComparisonSpec) -> list:
         out.append(cll.CustomLevel(
             f"size(array_except({wl}, {wr})) = 0 OR size(array_except({wr}, {wl})) = 0",
             label_for_charts="Words of one contained in the other"))
+    if spec.nicknames:
+        keys = keys_column(col)
+        out.append(cll.CustomLevel(
+            f"arrays_overlap({keys}_l, {keys}_r)",
+            label_for_charts="Forms of one name (nickname lists)"))
     return out
+
+
+def keys_column(column: str) -> str:
+    """The prepared column holding a name column's nickname keys."""
+    return f"{column}_keys"
 
 
 def _block(rule: list[str]):
@@ -215,14 +236,67 @@ def settings_creator(cfg: LinkingConfig | ProbabilisticConfig):
     )
 
 
+def _rule_columns(rule: list[str]) -> list[str]:
+    """The columns a blocking rule's parts (column names or SQL expressions) read."""
+    import sqlglot
+    from sqlglot import exp
+
+    cols = []
+    for part in rule:
+        cols += [c.name for c in sqlglot.parse_one(part, dialect="spark").find_all(exp.Column)]
+    return cols
+
+
 def model_columns(cfg: LinkingConfig | ProbabilisticConfig) -> list[str]:
-    """The record columns the model reads (record_key first)."""
+    """The prepared record columns the model reads (record_key first)."""
     p = _pcfg(cfg)
     cols = [c.column for c in p.comparisons]
     cols += [c.swapped_with for c in p.comparisons if c.swapped_with]
+    cols += [keys_column(c.column) for c in p.comparisons if c.kind == "name" and c.nicknames]
     for rule in [*p.blocking_rules, *p.training_blocking_rules, *p.prior.deterministic_rules]:
-        cols += rule
+        cols += _rule_columns(rule)
     return list(dict.fromkeys(["record_key", *cols]))
+
+
+def preparation(cfg: LinkingConfig | ProbabilisticConfig,
+                names: FirstNameRule | None = None) -> dict[str, Any]:
+    """How records are prepared for the model (stored with it as ``preparation``).
+
+    Args:
+        cfg: The linking config or its probabilistic section.
+        names: The nickname lists for comparisons with ``nicknames`` (the clustering's
+            ``compatibility.first_name``); None: vista's shipped lists.
+
+    Returns:
+        ``{"name_split": NameSplitConfig dump or None, "nicknames": {column: rule dump}}``.
+    """
+    p = _pcfg(cfg)
+    rule = names or FirstNameRule()
+    return {"name_split": p.name_split.model_dump() if p.name_split else None,
+            "nicknames": {c.column: rule.model_dump(mode="json") for c in p.comparisons
+                          if c.kind == "name" and c.nicknames}}
+
+
+def prepare_records(records: DataFrame, prep: dict[str, Any]) -> DataFrame:
+    """Apply a model's preparation: split full names, add nickname keys.
+
+    Args:
+        records: Person records.
+        prep: A :func:`preparation` dict (``TrainedModel.preparation``).
+
+    Returns:
+        ``records`` with first / last names filled from the full name where both are
+        missing, and a ``<column>_keys`` array per name column compared by nicknames.
+    """
+    from vista.identity.names import KEYS_COLUMN, with_name_keys
+
+    split = prep.get("name_split")
+    records = split_names(records, NameSplitConfig(**split) if split else None)
+    for column, rule in prep.get("nicknames", {}).items():
+        if column in records.columns:
+            records = with_name_keys(records, FirstNameRule(**rule), first=column) \
+                .withColumnRenamed(KEYS_COLUMN, keys_column(column))
+    return records
 
 
 def split_names(records: DataFrame, p: ProbabilisticConfig | NameSplitConfig | None) -> DataFrame:
@@ -248,9 +322,10 @@ def split_names(records: DataFrame, p: ProbabilisticConfig | NameSplitConfig | N
     })
 
 
-def _prepare(records: DataFrame, cfg: LinkingConfig | ProbabilisticConfig) -> DataFrame:
+def _prepare(records: DataFrame, cfg: LinkingConfig | ProbabilisticConfig,
+             prep: dict[str, Any]) -> DataFrame:
     cols = model_columns(cfg)
-    records = split_names(records, _pcfg(cfg))
+    records = prepare_records(records, prep)
     missing = [c for c in cols if c not in records.columns]
     if missing:
         raise ModelError(
@@ -333,12 +408,16 @@ def _run_em(linker: Any, p: ProbabilisticConfig) -> list[int]:
     return iterations
 
 
-def train(records: DataFrame, cfg: LinkingConfig | ProbabilisticConfig) -> TrainedModel:
+def train(records: DataFrame, cfg: LinkingConfig | ProbabilisticConfig,
+          names: FirstNameRule | None = None) -> TrainedModel:
     """Train the Fellegi-Sunter model on person records.
 
     Args:
         records: Person records (``PERSON_RECORDS``, at least the model's columns).
         cfg: The linking config (or its probabilistic section).
+        names: The nickname lists of name comparisons with ``nicknames`` (the identity
+            stage passes ``identity.clustering.compatibility.first_name``); None:
+            vista's shipped lists.
 
     Returns:
         The trained model (settings JSON with m/u parameters and λ).
@@ -350,7 +429,8 @@ def train(records: DataFrame, cfg: LinkingConfig | ProbabilisticConfig) -> Train
         >>> model = train(spark.table("person_records"), LinkingConfig())
     """
     p = _pcfg(cfg)
-    prepared = _prepare(records, p).persist()
+    prep = preparation(p, names)
+    prepared = _prepare(records, p, prep).persist()
     try:
         n = prepared.count()
         linker, _ = _linker(prepared, settings_creator(p), p.break_lineage)
@@ -371,7 +451,8 @@ def train(records: DataFrame, cfg: LinkingConfig | ProbabilisticConfig) -> Train
     return TrainedModel(settings=settings, config_hash=cfg_hash, em_iterations=iterations,
                         n_records=n, metrics={"lambda": lam, "em_iterations": sum(iterations),
                                               "n_records": float(n)},
-                        columns=model_columns(p), break_lineage=p.break_lineage)
+                        columns=model_columns(p), break_lineage=p.break_lineage,
+                        preparation=prep)
 
 
 def _to_links(df: DataFrame, p: ProbabilisticConfig) -> DataFrame:
@@ -415,7 +496,7 @@ def predict(
         ModelError: A configured column or veto comparison is missing.
     """
     p = _pcfg(cfg)
-    prepared = _prepare(records, p)
+    prepared = _prepare(records, p, model.preparation)
     # Matching columns are retained so the gamma (level) columns exist for the vetoes.
     settings = dict(model.settings, retain_matching_columns=bool(p.vetoes))
     linker, db = _linker(prepared, settings, p.break_lineage)
@@ -465,7 +546,8 @@ def explain_pairs(
                         F.greatest("record_key_l", "record_key_r").alias("b")).distinct()
     spark = records.sparkSession
     # All records, not only the pairs' own: term frequencies come from the population.
-    linker, db = _linker(records.select(*model.columns), settings, model.break_lineage)
+    linker, db = _linker(prepare_records(records, model.preparation).select(*model.columns),
+                         settings, model.break_lineage)
     blocked = db.register(keys.select(F.lit("0").alias("match_key"),
                                       F.col("a").alias("join_key_l"),
                                       F.col("b").alias("join_key_r")))
@@ -506,7 +588,7 @@ def model_charts(records: DataFrame, model: TrainedModel) -> dict[str, Any]:
     Returns:
         ``{"match_weights": ..., "m_u_parameters": ...}`` Altair charts.
     """
-    linker, _ = _linker(records.select(*model.columns).limit(0), model.settings,
-                        model.break_lineage)
+    empty = prepare_records(records.limit(0), model.preparation)
+    linker, _ = _linker(empty.select(*model.columns), model.settings, model.break_lineage)
     return {"match_weights": linker.visualisations.match_weights_chart(),
             "m_u_parameters": linker.visualisations.m_u_parameters_chart()}

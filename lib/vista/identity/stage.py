@@ -85,6 +85,20 @@ def uid_salt(cfg: IdentityConfig) -> str:
     return salt
 
 
+def matching_records(ctx: RunContext, cfg: IdentityConfig) -> DataFrame:
+    """The person records identity resolution reads: ``PERSON_RECORDS`` plus, with
+    ``linking.deterministic.past_values`` enabled and the history table present, each
+    record's ``past_identifiers``."""
+    from vista.identity.deterministic import with_past_identifiers
+
+    records = ctx.lake.read(PERSON_RECORDS_T)
+    past = cfg.linking.deterministic.past_values
+    if past.enabled and ctx.lake.exists(past.table):
+        records = with_past_identifiers(records, ctx.lake.read(past.table),
+                                        cfg.linking.deterministic)
+    return break_lineage(records)
+
+
 def fingerprints(records: DataFrame, columns: list[str]) -> DataFrame:
     """``record_key, fingerprint``: a hash of the record's matching fields."""
     present = [c for c in columns if c in records.columns]
@@ -147,7 +161,7 @@ def train_or_load(ctx: RunContext, records: DataFrame, cfg: IdentityConfig) -> t
     if not ctx.options.get("retrain") and tracking.model_is_current(mlflow_cfg, cfg.linking):
         return tracking.load_registered_identity_model(mlflow_cfg), False
     with tracking.start_run(mlflow_cfg, "identity-train", tags={"vista_run": ctx.run_id}) as run:
-        model = train(records, cfg.linking)
+        model = train(records, cfg.linking, names=cfg.clustering.compatibility.first_name)
         try:
             charts = model_charts(records, model)
         except Exception as exc:  # charts are a nicety; never fail training for them
@@ -414,7 +428,7 @@ def run(ctx: RunContext) -> dict[str, int | float]:
     """
     cfg = identity_config(ctx.config)
     lake = ctx.lake
-    records = break_lineage(lake.read(PERSON_RECORDS_T))
+    records = matching_records(ctx, cfg)
     last = _last_run(ctx)
     run_seq = int(last["run_seq"]) + 1 if last else 1
     model, retrained = train_or_load(ctx, records, cfg)
