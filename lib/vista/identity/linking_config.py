@@ -49,11 +49,24 @@ from pydantic import Field, field_validator, model_validator
 
 from vista.config.models import Section
 
-BlockingRule = list[str]
-"""A blocking rule: the columns (or Spark SQL expressions on one record) that must be equal."""
+BlockingRule = list[str] | str
+"""A blocking rule: the columns (or Spark SQL expressions on one record) that must be
+equal, or one Splink SQL condition on a pair, its sides prefixed ``l.`` and ``r.`` (for
+keys that cross columns, such as a first name entered as a last name). Keep conditions
+equi-joins: an ``OR`` makes Spark compare every pair."""
 
 FIRST_WORD = "substring_index({}, ' ', 1)"
 """Spark SQL for the first word of a column (a blocking key)."""
+
+NAME_WORDS_KEY = ("nullif(array_join(array_sort(split(trim(concat_ws(' ', first_name_std, "
+                  "last_name_std)), ' ')), ' '), '')")
+"""Spark SQL for a record's name words in alphabetical order: the same key whichever
+field each word was entered in."""
+
+
+def _cross_rule(left: str, right: str) -> str:
+    return (f"{FIRST_WORD.format('l.' + left)} = {FIRST_WORD.format('r.' + right)} "
+            "AND l.birth_date = r.birth_date")
 
 
 class GuardConfig(Section):
@@ -171,8 +184,10 @@ class ComparisonSpec(Section):
         name: exact / (optional) swapped with ``swapped_with`` / (optional) every
             word of one inside the other (``words_contained``) / (optional) forms of
             one name by the nickname lists (``nicknames``: the lists of
-            ``identity.clustering.compatibility.first_name``) / Jaro-Winkler levels
-            (``thresholds``) on a folded name column.
+            ``identity.clustering.compatibility.first_name``) / (optional,
+            ``split_words``, with ``swapped_with``) a name split from a one-field full
+            name is a word of the other record's ``swapped_with`` column or the other way
+            round / Jaro-Winkler levels (``thresholds``) on a folded name column.
         date: exact / Levenshtein <= 1 on the ISO string / within ``date_thresholds``
             of ``date_metrics`` (e.g. 1 month, 1 year, 10 years).
         email: exact / exact username / Jaro-Winkler 0.88 full and username.
@@ -193,6 +208,7 @@ class ComparisonSpec(Section):
     words_contained: bool = False
     nicknames: bool = False
     swapped_with: str | None = None
+    split_words: bool = False
     suffix_digits: int = Field(7, ge=3)
     jaccard_threshold: float = Field(0.5, gt=0, le=1)
 
@@ -210,9 +226,10 @@ def _default_comparisons() -> list[ComparisonSpec]:
     return [
         ComparisonSpec(column="first_name_std", kind="name", thresholds=[0.92, 0.8],
                        tf_adjustment=True, words_contained=True, nicknames=True,
-                       swapped_with="last_name_std"),
+                       swapped_with="last_name_std", split_words=True),
         ComparisonSpec(column="last_name_std", kind="name", thresholds=[0.92, 0.8],
-                       tf_adjustment=True, words_contained=True, swapped_with="first_name_std"),
+                       tf_adjustment=True, words_contained=True, swapped_with="first_name_std",
+                       split_words=True),
         ComparisonSpec(column="birth_date", kind="date"),
         ComparisonSpec(column="email_std", kind="email", tf_adjustment=True),
         ComparisonSpec(column="phone_e164", kind="phone"),
@@ -241,13 +258,16 @@ class NameSplitConfig(Section):
 
     A source that delivers one name field (a loyalty card, a ticket's requester) leaves
     ``first`` and ``last`` empty; the model would then see no name at all. When both are
-    null, the first word of ``full`` becomes ``first`` and the other words ``last``.
-    The split is only used for comparing; the stored record is unchanged.
+    null, the first word of ``full`` becomes ``first`` and the other words ``last``, and
+    the boolean column ``flag`` marks the record (its word order is a guess: the full
+    name may start with the surnames, or hold no first name). The split is only used
+    for comparing; the stored record is unchanged.
     """
 
     full: str = "full_name_std"
     first: str = "first_name_std"
     last: str = "last_name_std"
+    flag: str = "name_from_full_name"
 
 
 class VetoRule(Section):
@@ -280,6 +300,10 @@ class ProbabilisticConfig(Section):
             ["phone_e164"],
             ["postal_code", "last_name_std"],
             ["address_std"],
+            # names entered in the wrong fields, or split from a one-field full name
+            [NAME_WORDS_KEY],
+            _cross_rule("first_name_std", "last_name_std"),
+            _cross_rule("last_name_std", "first_name_std"),
         ],
         min_length=1,
     )

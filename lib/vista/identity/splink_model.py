@@ -132,7 +132,7 @@ def _pcfg(cfg: LinkingConfig | ProbabilisticConfig) -> ProbabilisticConfig:
     return cfg.probabilistic if isinstance(cfg, LinkingConfig) else cfg
 
 
-def _comparison(spec: ComparisonSpec):  # -> splink ComparisonCreator
+def _comparison(spec: ComparisonSpec, split: NameSplitConfig | None = None):  # -> Creator
     from splink import comparison_level_library as cll
     from splink import comparison_library as cl
 
@@ -145,7 +145,7 @@ def _comparison(spec: ComparisonSpec):  # -> splink ComparisonCreator
         return cl.EmailComparison(col).configure(term_frequency_adjustments=tf)
     levels = [cll.NullLevel(col), cll.ExactMatchLevel(col, term_frequency_adjustments=tf)]
     if spec.kind == "name":
-        levels += _name_levels(spec)
+        levels += _name_levels(spec, split)
     if spec.kind in ("name", "jaro_winkler", "address"):
         levels += [cll.JaroWinklerLevel(col, t) for t in spec.thresholds]
     if spec.kind == "address":
@@ -168,14 +168,18 @@ def _words(col: str, side: str) -> str:
     return f"split({col}_{side}, ' ')"
 
 
-def _name_levels(spec: ComparisonSpec) -> list:
+def _name_levels(spec: ComparisonSpec, split: NameSplitConfig | None = None) -> list:
     """Levels between exact and Jaro-Winkler for multi-word names.
 
     ``words_contained``: every word of one name is a word of the other (a second
     surname or a second given name dropped by one source). ``swapped_with``: the
     name sits in the other record's ``swapped_with`` column and vice versa (first and
     last name entered the wrong way round). ``nicknames``: the two names share a key
-    of the nickname lists ("pepe" and "jose", "bob" and "robert").
+    of the nickname lists ("pepe" and "jose", "bob" and "robert"). ``split_words``
+    (needs ``swapped_with`` and the name split): a record whose names were split from a
+    one-field full name has this name among the other record's ``swapped_with`` words,
+    or the other record's name among its own ``swapped_with`` words (a card holding
+    "surname surname first name", or only surnames).
     """
     from splink import comparison_level_library as cll
 
@@ -192,6 +196,17 @@ def _name_levels(spec: ComparisonSpec) -> list:
         out.append(cll.CustomLevel(
             f"size(array_except({wl}, {wr})) = 0 OR size(array_except({wr}, {wl})) = 0",
             label_for_charts="Words of one contained in the other"))
+    if spec.split_words and spec.swapped_with and split is not None:
+        other, flag = spec.swapped_with, split.flag
+
+        def found(side: str, far: str) -> str:
+            # this side's name among the other side's other-field words, or vice versa
+            return (f"(array_contains({_words(other, far)}, {col}_{side}) "
+                    f"OR array_contains({_words(other, side)}, {col}_{far}))")
+        out.append(cll.CustomLevel(
+            f"(coalesce({flag}_l, false) AND {found('l', 'r')}) "
+            f"OR (coalesce({flag}_r, false) AND {found('r', 'l')})",
+            label_for_charts=f"Split full name: found in {other}"))
     if spec.nicknames:
         keys = keys_column(col)
         out.append(cll.CustomLevel(
@@ -205,9 +220,12 @@ def keys_column(column: str) -> str:
     return f"{column}_keys"
 
 
-def _block(rule: list[str]):
+def _block(rule: list[str] | str):
     from splink import block_on
+    from splink.blocking_rule_library import CustomRule
 
+    if isinstance(rule, str):
+        return CustomRule(rule, sql_dialect="spark")
     return block_on(*rule)
 
 
@@ -226,7 +244,7 @@ def settings_creator(cfg: LinkingConfig | ProbabilisticConfig):
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="record_key",
-        comparisons=[_comparison(c) for c in p.comparisons],
+        comparisons=[_comparison(c, p.name_split) for c in p.comparisons],
         blocking_rules_to_generate_predictions=[_block(r) for r in p.blocking_rules],
         probability_two_random_records_match=p.prior.value or 1e-4,
         em_convergence=p.em_convergence,
@@ -236,13 +254,13 @@ def settings_creator(cfg: LinkingConfig | ProbabilisticConfig):
     )
 
 
-def _rule_columns(rule: list[str]) -> list[str]:
-    """The columns a blocking rule's parts (column names or SQL expressions) read."""
+def _rule_columns(rule: list[str] | str) -> list[str]:
+    """The columns a blocking rule (its parts, or its pair condition) reads."""
     import sqlglot
     from sqlglot import exp
 
     cols = []
-    for part in rule:
+    for part in [rule] if isinstance(rule, str) else rule:
         cols += [c.name for c in sqlglot.parse_one(part, dialect="spark").find_all(exp.Column)]
     return cols
 
@@ -253,6 +271,8 @@ def model_columns(cfg: LinkingConfig | ProbabilisticConfig) -> list[str]:
     cols = [c.column for c in p.comparisons]
     cols += [c.swapped_with for c in p.comparisons if c.swapped_with]
     cols += [keys_column(c.column) for c in p.comparisons if c.kind == "name" and c.nicknames]
+    if p.name_split is not None and any(c.split_words for c in p.comparisons):
+        cols.append(p.name_split.flag)
     for rule in [*p.blocking_rules, *p.training_blocking_rules, *p.prior.deterministic_rules]:
         cols += _rule_columns(rule)
     return list(dict.fromkeys(["record_key", *cols]))
@@ -308,17 +328,21 @@ def split_names(records: DataFrame, p: ProbabilisticConfig | NameSplitConfig | N
             (None: no split).
 
     Returns:
-        ``records`` with the first and last name columns filled where possible.
+        ``records`` with the first and last name columns filled where possible, and the
+        split's ``flag`` column (true where they were filled).
     """
     ns = p.name_split if isinstance(p, ProbabilisticConfig) else p
-    if ns is None or not {ns.full, ns.first, ns.last} <= set(records.columns):
+    if ns is None:
         return records
+    if not {ns.full, ns.first, ns.last} <= set(records.columns):
+        return records.withColumn(ns.flag, F.lit(False))
     words = F.split(F.trim(F.col(ns.full)), " ")
     both_null = F.col(ns.first).isNull() & F.col(ns.last).isNull() & F.col(ns.full).isNotNull()
     rest = F.array_join(F.slice(words, 2, 1000), " ")
     return records.withColumns({
         ns.first: F.when(both_null, F.get(words, 0)).otherwise(F.col(ns.first)),
         ns.last: F.when(both_null & (F.size(words) > 1), rest).otherwise(F.col(ns.last)),
+        ns.flag: both_null,
     })
 
 
