@@ -80,31 +80,33 @@ def _splink_settings():
     )
 
 
-def _splink_trained(records: DataFrame):  # -> splink Linker
+def _splink_trained(records: DataFrame):  # -> (splink Linker, EM rules dropped)
+    """λ from deterministic rules, u by sampling, EM per rule. Splink 5 raises when EM
+    drives an m-probability to 0; a user then drops that rule (a failed session leaves
+    its settings behind, so the linker is rebuilt). With every rule dropped the
+    comparisons keep Splink's default m-probabilities."""
     from splink import Linker, block_on
     from splink.backends.spark import SparkAPI
 
     db = SparkAPI(spark_session=records.sparkSession)
     rules = (["first_name_std", "last_name_std"], ["birth_date"])
     failed: list[str] = []
-    for _attempt in range(2):
-        # Splink 5 raises when EM drives an m-probability to 0; a user drops that rule
-        # (a failed session leaves its settings behind, so the linker is rebuilt).
+    while True:
         linker = Linker(db.register(records), _splink_settings(), log_level=None)
         linker.training.estimate_probability_two_random_records_match(
             [block_on("first_name_std", "last_name_std", "birth_date"), block_on("email_std")],
             recall=0.7)
         linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=42)
+        current = ""
         try:
             for rule in rules:
-                if "+".join(rule) not in failed:
-                    current = "+".join(rule)
+                current = "+".join(rule)
+                if current not in failed:
                     linker.training.estimate_parameters_using_expectation_maximisation(
                         block_on(*rule))
             return linker, failed
         except ValueError:
             failed.append(current)
-    raise RuntimeError(f"Splink EM failed on every training rule: {failed}")
 
 
 def run_splink(records: DataFrame, threshold: float) -> tuple[DataFrame, float, list[str]]:
