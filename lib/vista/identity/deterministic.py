@@ -1,9 +1,9 @@
 """Deterministic links: records that share a strong identifier value.
 
 Identifiers come from the ``ids`` map, from the standardised email and phone columns,
-and (``past_values``) from the values a record carried in its earlier versions. Guards (see :class:`~vista.identity.linking_config.GuardConfig`) keep
-placeholders, over-used values and shared (household / shop) identifiers from gluing
-different people together. Groups are linked as stars on their smallest record key, so
+and (``past_values``) from the values a record carried in its earlier versions. Guards
+(see :class:`~vista.identity.linking_config.GuardConfig`) keep placeholders, over-used
+values and shared (household / shop) identifiers from gluing different people together. Groups are linked as stars on their smallest record key, so
 a value carried by n records yields n - 1 links, never n(n - 1) / 2.
 """
 
