@@ -1,12 +1,24 @@
-"""Name preparation for the probabilistic model (no model trained here)."""
+"""Record preparation for the probabilistic model: names, phones, blocking keys (no model
+trained here)."""
 
 from __future__ import annotations
 
+import pytest
 from chispa import assert_df_equality
 from faker import Faker
+from pydantic import ValidationError
 
-from vista.identity.linking_config import ComparisonSpec, ProbabilisticConfig
-from vista.identity.splink_model import _name_levels, model_columns, split_names
+from vista.identity.linking_config import PHONE_SUFFIX_DIGITS, ComparisonSpec, ProbabilisticConfig
+from vista.identity.splink_model import (
+    ModelError,
+    _comparison,
+    _name_levels,
+    derived_inputs,
+    model_columns,
+    preparation,
+    prepare_records,
+    split_names,
+)
 
 SCHEMA = "record_key string, first_name_std string, last_name_std string, full_name_std string"
 
@@ -102,3 +114,52 @@ def test_default_blocking_keys_meet_reordered_names(spark):
     # rules that read columns through expressions still name them for the model
     assert {"first_name_std", "last_name_std", "birth_date", "email_std"} <= set(
         model_columns(ProbabilisticConfig()))
+
+
+def test_a_phone_written_without_country_meets_its_e164_form(spark):
+    records = spark.createDataFrame([
+        ("a", "+541132152991", "011 3215-2991"),
+        ("b", None, "113 21 52 991"),  # a source without a country: no E.164 possible
+        ("c", None, "000 000 000"),    # placeholder
+        ("d", None, "12 34"),          # too short to identify anyone
+        ("e", "+34600111222", None),
+    ], "record_key string, phone_e164 string, phone string")
+    prep = preparation(ProbabilisticConfig())
+
+    got = prepare_records(records, {"derived": prep["derived"]})
+
+    expected = spark.createDataFrame([
+        ("a", "+541132152991", "011 3215-2991", "541132152991"),
+        ("b", None, "113 21 52 991", "1132152991"),
+        ("c", None, "000 000 000", None),
+        ("d", None, "12 34", None),
+        ("e", "+34600111222", None, "34600111222"),
+    ], "record_key string, phone_e164 string, phone string, phone_digits string")
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+    # a and b meet in blocking and agree on the suffix level of the phone comparison
+    rule = f"right(phone_digits, {PHONE_SUFFIX_DIGITS})"
+    assert [rule] in ProbabilisticConfig().blocking_rules
+    keys = got.selectExpr("record_key", f"{rule} AS k").where("k IS NOT NULL")
+    assert keys.groupBy("k").count().where("count = 2").count() == 1
+    spec = next(c for c in ProbabilisticConfig().comparisons if c.kind == "phone")
+    levels = _comparison(spec).get_comparison("spark").comparison_levels
+    suffix = next(lv.sql_condition for lv in levels if "right(" in lv.sql_condition)
+    pair = got.where("record_key = 'a'").selectExpr("phone_digits AS phone_digits_l").crossJoin(
+        got.where("record_key = 'b'").selectExpr("phone_digits AS phone_digits_r"))
+    assert pair.selectExpr(f"{suffix} AS agree").first().agree is True
+
+
+def test_derived_columns_must_be_names_and_sql():
+    with pytest.raises(ValidationError) as err:
+        ProbabilisticConfig(derived_columns={"phone digits": "phone", "ok": "right(phone,"})
+    text = str(err.value)
+    assert "'phone digits' is not a column name" in text
+    assert "ok: 'right(phone,' is not a Spark SQL expression" in text
+
+
+def test_derived_columns_name_their_inputs_for_a_clear_error(spark):
+    assert derived_inputs(ProbabilisticConfig()) == ["phone_e164", "phone"]
+    records = spark.createDataFrame([("a", "+34600111222")], "record_key string, phone_e164 string")
+
+    with pytest.raises(ModelError, match=r"lack column\(s\) \['phone'\]"):
+        prepare_records(records, preparation(ProbabilisticConfig()))

@@ -33,6 +33,7 @@ The YAML shape (every key optional)::
         max_iterations: 25
         em_max_pairs: null
         prior: {value: null, deterministic_rules: [[email_std]], recall: 0.7}
+        derived_columns: {phone_digits: <digits of phone_e164, else of the phone as delivered>}
         threshold_match_probability: 0.9
         break_lineage: parquet
         vetoes: [{comparison: first_name_std, levels: [0]}, {comparison: birth_date}]
@@ -55,6 +56,10 @@ equal, or one Splink SQL condition on a pair, its sides prefixed ``l.`` and ``r.
 keys that cross columns, such as a first name entered as a last name). Keep conditions
 equi-joins: an ``OR`` makes Spark compare every pair."""
 
+PHONE_SUFFIX_DIGITS = 7
+"""Phones agree on their last 7 digits: the subscriber number, whatever country code or
+trunk prefix each source wrote (or left out)."""
+
 FIRST_WORD = "substring_index({}, ' ', 1)"
 """Spark SQL for the first word of a column (a blocking key)."""
 
@@ -62,6 +67,16 @@ NAME_WORDS_KEY = ("nullif(array_join(array_sort(split(trim(concat_ws(' ', first_
                   "last_name_std)), ' ')), ' '), '')")
 """Spark SQL for a record's name words in alphabetical order: the same key whichever
 field each word was entered in."""
+
+
+_DIGITS = "regexp_replace(coalesce(phone_e164, phone), '[^0-9]', '')"
+PHONE_DIGITS_SQL = (f"CASE WHEN length({_DIGITS}) >= 7 "
+                    f"AND length(replace({_DIGITS}, left({_DIGITS}, 1), '')) > 0 THEN {_DIGITS} END")
+"""Spark SQL for a record's phone as digits: of its E.164 form, else of the number as the
+source wrote it. A source without a country writes numbers nationally ("113 21 52 991"),
+which no E.164 parser can place; their last digits still meet the E.164 form
+("+541132152991") of another source. Fewer than 7 digits or one repeated digit (a
+placeholder such as 000000000) gives null."""
 
 
 def _cross_rule(left: str, right: str) -> str:
@@ -209,7 +224,7 @@ class ComparisonSpec(Section):
     nicknames: bool = False
     swapped_with: str | None = None
     split_words: bool = False
-    suffix_digits: int = Field(7, ge=3)
+    suffix_digits: int = Field(PHONE_SUFFIX_DIGITS, ge=3)
     jaccard_threshold: float = Field(0.5, gt=0, le=1)
 
     @model_validator(mode="after")
@@ -232,7 +247,7 @@ def _default_comparisons() -> list[ComparisonSpec]:
                        split_words=True),
         ComparisonSpec(column="birth_date", kind="date"),
         ComparisonSpec(column="email_std", kind="email", tf_adjustment=True),
-        ComparisonSpec(column="phone_e164", kind="phone"),
+        ComparisonSpec(column="phone_digits", kind="phone"),
         ComparisonSpec(column="address_std", kind="address", thresholds=[0.9]),
         ComparisonSpec(column="postal_code", kind="postal_code", tf_adjustment=True),
         ComparisonSpec(column="city", kind="exact", tf_adjustment=True),
@@ -297,7 +312,7 @@ class ProbabilisticConfig(Section):
             [FIRST_WORD.format("first_name_std"), "birth_date"],
             ["email_std"],
             ["substring_index(email_std, '@', 1)"],
-            ["phone_e164"],
+            [f"right(phone_digits, {PHONE_SUFFIX_DIGITS})"],
             ["postal_code", "last_name_std"],
             ["address_std"],
             # names entered in the wrong fields, or split from a one-field full name
@@ -317,6 +332,10 @@ class ProbabilisticConfig(Section):
     )
     comparisons: list[ComparisonSpec] = Field(default_factory=_default_comparisons, min_length=1)
     name_split: NameSplitConfig | None = Field(default_factory=NameSplitConfig)
+    # name -> Spark SQL expression on one record, computed before blocking and comparing
+    # (and stored with the trained model, so predictions derive them the same way).
+    derived_columns: dict[str, str] = Field(
+        default_factory=lambda: {"phone_digits": PHONE_DIGITS_SQL})
     u_max_pairs: float = Field(1e6, gt=0)
     u_seed: int | None = 42
     u_num_chunks: int = Field(10, ge=1)  # 1 = no probe phase (small data)
@@ -327,6 +346,22 @@ class ProbabilisticConfig(Section):
     threshold_match_probability: float = Field(0.9, gt=0, lt=1)
     vetoes: list[VetoRule] = Field(default_factory=lambda: [
         VetoRule(comparison="first_name_std"), VetoRule(comparison="birth_date")])
+    @field_validator("derived_columns")
+    @classmethod
+    def _derived_parse(cls, v: dict[str, str]) -> dict[str, str]:
+        import sqlglot
+
+        problems = [f"{name!r} is not a column name" for name in v
+                    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)]
+        for name, sql in v.items():
+            try:
+                sqlglot.parse_one(sql, dialect="spark")
+            except sqlglot.errors.ParseError as exc:
+                problems.append(f"{name}: {sql!r} is not a Spark SQL expression ({exc})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return v
+
     # How Splink breaks lineage between its steps: parquet files under the session's
     # checkpoint dir (safe at any size) or persist (faster on small data).
     break_lineage: Literal["parquet", "persist", "checkpoint"] = "parquet"

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 LINK_KIND = "probabilistic"
 DEFAULT_PREPARATION: dict[str, Any] = {"name_split": NameSplitConfig().model_dump(),
-                                       "nicknames": {}}
+                                       "nicknames": {}, "derived": {}}
 
 
 class ModelError(VistaError):
@@ -60,8 +60,8 @@ class TrainedModel:
         metrics: Scalar training facts (λ, iterations, ...).
         columns: Record columns the model reads (record_key first).
         break_lineage: How Splink breaks lineage between its steps.
-        preparation: How records are prepared before comparing (the full-name split and
-            the nickname keys, see :func:`prepare_records`); predictions and
+        preparation: How records are prepared before comparing (the full-name split,
+            the nickname keys, derived columns, see :func:`prepare_records`); predictions and
             explanations prepare records exactly as training did.
     """
 
@@ -288,13 +288,23 @@ def preparation(cfg: LinkingConfig | ProbabilisticConfig,
             ``compatibility.first_name``); None: vista's shipped lists.
 
     Returns:
-        ``{"name_split": NameSplitConfig dump or None, "nicknames": {column: rule dump}}``.
+        ``{"name_split": NameSplitConfig dump or None, "nicknames": {column: rule dump},
+        "derived": {column: Spark SQL}}``.
     """
     p = _pcfg(cfg)
     rule = names or FirstNameRule()
     return {"name_split": p.name_split.model_dump() if p.name_split else None,
             "nicknames": {c.column: rule.model_dump(mode="json") for c in p.comparisons
-                          if c.kind == "name" and c.nicknames}}
+                          if c.kind == "name" and c.nicknames},
+            "derived": dict(p.derived_columns)}
+
+
+def derived_inputs(cfg: LinkingConfig | ProbabilisticConfig) -> list[str]:
+    """The record columns the derived columns are computed from."""
+    cols = []
+    for sql in _pcfg(cfg).derived_columns.values():
+        cols += _rule_columns(sql)
+    return list(dict.fromkeys(cols))
 
 
 def prepare_records(records: DataFrame, prep: dict[str, Any]) -> DataFrame:
@@ -306,7 +316,11 @@ def prepare_records(records: DataFrame, prep: dict[str, Any]) -> DataFrame:
 
     Returns:
         ``records`` with first / last names filled from the full name where both are
-        missing, and a ``<column>_keys`` array per name column compared by nicknames.
+        missing, a ``<column>_keys`` array per name column compared by nicknames, and
+        the derived columns.
+
+    Raises:
+        ModelError: A derived column reads a column the records lack.
     """
     from vista.identity.names import KEYS_COLUMN, with_name_keys
 
@@ -316,7 +330,14 @@ def prepare_records(records: DataFrame, prep: dict[str, Any]) -> DataFrame:
         if column in records.columns:
             records = with_name_keys(records, FirstNameRule(**rule), first=column) \
                 .withColumnRenamed(KEYS_COLUMN, keys_column(column))
-    return records
+    derived = prep.get("derived", {})
+    missing = sorted({c for sql in derived.values() for c in _rule_columns(sql)}
+                     - set(records.columns))
+    if missing:
+        raise ModelError(f"person records lack column(s) {missing} that "
+                         "identity.linking.probabilistic.derived_columns read; found "
+                         f"{sorted(records.columns)}.")
+    return records.withColumns({name: F.expr(sql) for name, sql in derived.items()})
 
 
 def split_names(records: DataFrame, p: ProbabilisticConfig | NameSplitConfig | None) -> DataFrame:

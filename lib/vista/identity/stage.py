@@ -426,6 +426,8 @@ def run(ctx: RunContext) -> dict[str, int | float]:
         QualityGateFailed: A record without exactly one UID, a UID without records, or
             inconsistent lineage.
     """
+    from vista.identity.splink_model import derived_inputs
+
     cfg = identity_config(ctx.config)
     lake = ctx.lake
     records = matching_records(ctx, cfg)
@@ -435,7 +437,8 @@ def run(ctx: RunContext) -> dict[str, int | float]:
     full = bool(ctx.options.get("full")) or last is None or retrained or not lake.exists(
         GRAPH_T) or last["resolution_hash"] != cfg.resolution_hash()
     log.info("identity: %s run #%d", "full" if full else "incremental", run_seq)
-    fp = break_lineage(fingerprints(records, cfg.fingerprint_columns))
+    fp_columns = [*cfg.fingerprint_columns, *derived_inputs(cfg.linking)]
+    fp = break_lineage(fingerprints(records, list(dict.fromkeys(fp_columns))))
     out = _resolve(ctx, records, fp, cfg, model, full, run_seq, uid_salt(cfg))
     if ctx.options.get("gate", True):
         _gate(ctx, records, out)
