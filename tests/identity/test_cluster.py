@@ -220,6 +220,11 @@ def test_a_record_without_a_first_name_is_not_given_one_of_its_surnames(spark):
         ((None, "castellanos cuadrado", None), ("ariel", "ariel castellanos cuadrado", None),
          False),
         ((None, "garcia lopez", None), ("ana", "ana diaz", None), True),
+        # a one-word full name may be a surname or a first name: no first name at all
+        ((None, "davis", None), (None, "andrea", None), False),
+        ((None, "davis", None), ("andrea", "andrea davis", None), False),
+        ((None, "andrea", None), ("sofia", "sofia davis", None), False),
+        ((None, "andrea davis", None), (None, "sofia davis", None), True),
     ]
     assert _pair_verdicts(spark, cfg, [c[:2] for c in cases]) == [c[2] for c in cases]
 

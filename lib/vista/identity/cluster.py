@@ -309,8 +309,8 @@ def compatibility_frame(records: DataFrame, cfg: CompatibilityConfig) -> DataFra
     Args:
         records: Person records; ``full_name_std`` and ``gender`` are optional (a missing
             full name is built from first and last name; a record with neither first
-            nor last name takes the first word of its full name as first name; a
-            missing gender is null).
+            nor last name takes the first word of its full name of two or more words
+            as first name; a missing gender is null).
         cfg: The compatibility rules (their nickname lists).
 
     Returns:
@@ -329,8 +329,11 @@ def compatibility_frame(records: DataFrame, cfg: CompatibilityConfig) -> DataFra
     # a source with one name field (a loyalty card, a ticket) still has a first name:
     # the first word of its full name (swapped order is tolerated by the name rule). A
     # record with a last name but no first name has none: its full name is surnames.
+    # Nor has a one-word full name: "davis" and "andrea" may be one person's surname
+    # and first name.
     last = F.col("last_name_std") if "last_name_std" in cols else F.lit(None)
-    derived = F.col("first_name_std").isNull() & last.isNull() & full.isNotNull()
+    derived = (F.col("first_name_std").isNull() & last.isNull()
+               & (F.size(F.split(F.trim(full), " ")) > 1))
     first = F.coalesce(F.col("first_name_std"),
                        F.when(derived, F.get(F.split(full, " "), 0)))
     base = records.select("record_key", "birth_date", first.alias("first_name_std"),
