@@ -15,7 +15,7 @@ from vista.identity.cluster import (
     record_links,
     size_histogram,
 )
-from vista.identity.cluster_config import ClusteringConfig
+from vista.identity.cluster_config import ClusteringConfig, FirstNameRule
 from vista.schemas import LINKS
 
 REC = T.StructType(
@@ -238,8 +238,30 @@ def test_shipped_nickname_lists_make_forms_of_one_name_compatible(spark):
         (("bob", None, None), ("robert", None, None), False),
         (("pepe", None, None), ("paco", None, None), True),  # nicknames of two names
         (("lola", None, None), ("carmen", None, None), True),
+        (("francsico", None, None), ("curro", None, None), False),  # a typo of a listed name
     ]
     assert _pair_verdicts(spark, cfg, [c[:2] for c in cases]) == [c[2] for c in cases]
+
+
+def test_a_typo_stands_for_the_one_listed_name_it_is_near(spark):
+    from vista.identity.names import with_name_keys
+
+    rule = FirstNameRule(nickname_sets=[], nicknames={"anita": "ana", "anika": "annika"})
+    names = spark.createDataFrame([("anitta",), ("anima",), ("anta",), ("anita",), (None,)],
+                                  "first_name_std string")
+
+    got = with_name_keys(names, rule)
+
+    expected = spark.createDataFrame([
+        ("anitta", ["ana", "anita", "anitta"]),  # one edit from "anita" only
+        ("anima", ["anima"]),                    # one edit from "anita" and "anika": neither
+        ("anta", ["anta"]),                      # too short to guess
+        ("anita", ["ana", "anita"]),
+        (None, None),
+    ], "first_name_std string, first_name_keys array<string>")
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+    off = with_name_keys(names, rule.model_copy(update={"typo_edits": 0}))
+    assert off.where("first_name_std = 'anitta'").first().first_name_keys == ["anitta"]
 
 
 def test_a_missing_nickname_file_is_a_config_problem(spark, tmp_path):

@@ -15,6 +15,7 @@ Every default is general; a deployment sets its own values under ``identity`` in
           birth_date: {enabled: true, max_differing_parts: 1, allow_day_month_swap: true}
           first_name: {enabled: true, max_edits: 2, max_edit_ratio: 0.34,
                        allow_prefix: true, allow_transposition: true,
+                       typo_edits: 1, typo_min_length: 5,
                        nicknames: {bob: robert, liz: elizabeth}}
           gender_must_agree: false
       survivorship:
@@ -66,10 +67,16 @@ class FirstNameRule(Section):
     they have the same letters within ``max_edits`` (a swapped pair of letters costs 2
     Levenshtein edits), or when (``allow_swapped_names``) each record's first name is a
     word of the other record's full name (first and last name entered the wrong way
-    round).
+    round). A name missing from the lists that is one typo away (``typo_edits``
+    Levenshtein edits, or a swapped pair of letters; same first letter, at least
+    ``typo_min_length`` letters) from exactly one listed name stands for what that name
+    stands for, so "francsico" is a form of "paco"; a typo near two listed names stands
+    for neither.
     """
 
     enabled: bool = True
+    typo_edits: int = Field(1, ge=0)
+    typo_min_length: int = Field(5, ge=1)
     max_edits: int = Field(2, ge=0)
     max_edit_ratio: float = Field(0.34, ge=0.0, le=1.0)
     allow_prefix: bool = True

@@ -97,6 +97,9 @@ def with_name_keys(records: DataFrame, rule: FirstNameRule,
     lookup = name_keys_lookup(records.sparkSession, rule) if rule.enabled else None
     if lookup is None:
         return records.withColumn(KEYS_COLUMN, own)
+    if rule.typo_edits > 0:
+        lookup = lookup.unionByName(_typo_keys(records.select(F.col(first).alias("name")),
+                                               lookup, rule))
     lookup = F.broadcast(lookup.withColumnRenamed("name", "_nk_name")
                          .withColumnRenamed("keys", "_nk_keys"))
     joined = records.join(lookup, F.col(first) == F.col("_nk_name"), how="left")
@@ -104,3 +107,25 @@ def with_name_keys(records: DataFrame, rule: FirstNameRule,
                   F.array_sort(F.array_distinct(F.concat(F.array(F.col(first)),
                                                          F.coalesce("_nk_keys", F.array())))))
     return joined.withColumn(KEYS_COLUMN, keys).drop("_nk_name", "_nk_keys")
+
+
+def _typo_keys(names: DataFrame, lookup: DataFrame, rule: FirstNameRule) -> DataFrame:
+    """``name, keys`` for names missing from the lists that are one typo away from exactly
+    one listed name: that name and its keys.
+
+    Distinct names meet the listed ones on their first letter (a join on a key, not a
+    cross product), then on the edit distance.
+    """
+    unknown = names.where(F.length("name") >= rule.typo_min_length).distinct().join(
+        lookup.select("name"), "name", how="left_anti")
+    listed = lookup.select(F.col("name").alias("listed"), "keys")
+    near = unknown.join(
+        listed, F.substring("name", 1, 1) == F.substring("listed", 1, 1), how="inner"
+    ).where(F.abs(F.length("name") - F.length("listed")) <= rule.typo_edits)
+    dist = F.levenshtein("name", "listed")
+    letters = F.array_sort(F.split("name", "")) == F.array_sort(F.split("listed", ""))
+    near = near.where((dist <= rule.typo_edits) | (letters & (dist <= 2)))
+    return near.groupBy("name").agg(
+        F.count("*").alias("n"),
+        F.first(F.array_sort(F.array_distinct(F.concat(F.array("listed"), "keys")))).alias("keys"),
+    ).where(F.col("n") == 1).select("name", "keys")
