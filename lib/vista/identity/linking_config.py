@@ -70,12 +70,12 @@ field each word was entered in."""
 
 
 _DIGITS = "regexp_replace(coalesce(phone_e164, phone), '[^0-9]', '')"
-PHONE_DIGITS_SQL = (f"CASE WHEN length({_DIGITS}) >= 7 "
+PHONE_DIGITS_SQL = (f"CASE WHEN length({_DIGITS}) >= {PHONE_SUFFIX_DIGITS} "
                     f"AND length(replace({_DIGITS}, left({_DIGITS}, 1), '')) > 0 THEN {_DIGITS} END")
 """Spark SQL for a record's phone as digits: of its E.164 form, else of the number as the
 source wrote it. A source without a country writes numbers nationally ("113 21 52 991"),
 which no E.164 parser can place; their last digits still meet the E.164 form
-("+541132152991") of another source. Fewer than 7 digits or one repeated digit (a
+("+541132152991") of another source. Fewer digits than the suffix, or one repeated digit (a
 placeholder such as 000000000) gives null."""
 
 
@@ -346,6 +346,10 @@ class ProbabilisticConfig(Section):
     threshold_match_probability: float = Field(0.9, gt=0, lt=1)
     vetoes: list[VetoRule] = Field(default_factory=lambda: [
         VetoRule(comparison="first_name_std"), VetoRule(comparison="birth_date")])
+    # How Splink breaks lineage between its steps: parquet files under the session's
+    # checkpoint dir (safe at any size) or persist (faster on small data).
+    break_lineage: Literal["parquet", "persist", "checkpoint"] = "parquet"
+
     @field_validator("derived_columns")
     @classmethod
     def _derived_parse(cls, v: dict[str, str]) -> dict[str, str]:
@@ -361,10 +365,6 @@ class ProbabilisticConfig(Section):
         if problems:
             raise ValueError("; ".join(problems))
         return v
-
-    # How Splink breaks lineage between its steps: parquet files under the session's
-    # checkpoint dir (safe at any size) or persist (faster on small data).
-    break_lineage: Literal["parquet", "persist", "checkpoint"] = "parquet"
 
 
 class LinkingConfig(Section):
