@@ -94,7 +94,8 @@ def test_clean_triangle_and_weak_link_and_singleton(spark):
         [("s:1", "s:1"), ("s:2", "s:1"), ("t:3", "s:1"), ("t:4", "t:4"), ("u:5", "u:5")],
         CLUSTERS)
     assertDataFrameEqual(clusters, expected)
-    assert stats == {"edges_strong": 3, "components_split": 0, "records_fallback": 0}
+    assert stats == {"edges_strong": 3, "components_split": 0, "records_fallback": 0,
+                     "records_attached": 0}
 
     how = record_links(clusters, links, ClusteringConfig())
     expected_how = spark.createDataFrame(
@@ -103,6 +104,41 @@ def test_clean_triangle_and_weak_link_and_singleton(spark):
          ("u:5", "singleton", None)],
         "record_key string, link_kind string, match_probability double")
     assertDataFrameEqual(how, expected_how)
+
+
+def test_a_nameless_cluster_joins_the_one_cluster_its_name_links_reach(spark):
+    recs = _records(spark, [
+        ("crm:1", D(1980, 1, 2), "maria", None),
+        ("shop:2", None, "maria", None),
+        ("news:3", None, None, None),   # its e-mail spells Maria's name: joins her
+        ("news:4", None, None, None),   # with news:5 (one e-mail); their names reach two
+        ("news:5", None, None, None),   # people, so they stay together, alone
+        ("crm:6", D(1991, 7, 9), "maria", None),
+    ])
+    attach = ["deterministic:email_name"]
+    links = _links(spark, [
+        ("crm:1", "shop:2", "deterministic:email", None, None),
+        ("crm:1", "news:3", "deterministic:email_name", None, None),
+        ("news:3", "shop:2", "deterministic:email_name", None, None),
+        ("news:4", "news:5", "deterministic:email", None, None),
+        ("crm:1", "news:4", "deterministic:email_name", None, None),
+        ("crm:6", "news:5", "deterministic:email_name", None, None),
+    ])
+
+    clusters, stats = cluster_records(recs, links, ClusteringConfig(), attach)
+
+    expected = spark.createDataFrame(
+        [("crm:1", "crm:1"), ("shop:2", "crm:1"), ("news:3", "crm:1"), ("news:4", "news:4"),
+         ("news:5", "news:4"), ("crm:6", "crm:6")], CLUSTERS)
+    assertDataFrameEqual(clusters, expected)
+    assert stats["records_attached"] == 1
+    how = record_links(clusters, links, ClusteringConfig(), attach)
+    kinds = {r.record_key: r.link_kind for r in how.collect()}
+    assert kinds["news:3"] == "deterministic:email_name"
+    assert kinds["crm:1"] == "deterministic:email"  # its real link, not the attach link
+    # without attach kinds the links are edges, and chain the two Marias
+    chained, _ = cluster_records(recs, links, ClusteringConfig())
+    assert chained.select("cluster_id").distinct().count() < 3
 
 
 def test_two_families_through_a_landline_split_by_first_name_and_nicknames(spark):

@@ -223,3 +223,23 @@ def test_an_old_email_of_a_record_still_links_it(spark, names):
         ("crm:1", "news:2", "deterministic:email_key"),
     ])
     assertDataFrameEqual(got, expected)
+
+
+def test_an_email_user_name_spelling_a_name_links_only_nameless_records(spark):
+    records = spark.createDataFrame([
+        _rec("crm:1", "Maria", "m1@mail.test", bd=D1, last="Ruiz Gil"),
+        _rec("crm:2", "Maria", "m2@mail.test", bd=D2, last="Ruiz"),   # a namesake
+        _rec("news:3", None, "maria.ruiz77@mail.test"),
+        _rec("news:4", None, "ruiz_maria@mail.test"),
+        _rec("news:5", None, "info@mail.test"),
+    ], PERSON_RECORDS)
+
+    got = deterministic_links(records, LinkingConfig())
+
+    expected = _links(spark, [
+        ("crm:1", "news:3", "deterministic:email_name"),
+        ("crm:2", "news:3", "deterministic:email_name"),
+        ("crm:1", "news:4", "deterministic:email_name_reversed"),
+        ("crm:2", "news:4", "deterministic:email_name_reversed"),
+    ])  # never crm:1 with crm:2: one name is not one person
+    assertDataFrameEqual(got, expected)

@@ -23,8 +23,9 @@ clusters in three steps, all distributed:
    grouped pandas UDF: union-find with constraints has no Spark built-in, and it is
    bounded because only components of at most ``max_component_size`` records enter it.
 
-A cluster's id is its smallest record key. Clustering is deterministic: equal input
-gives equal clusters.
+A cluster's id is its smallest record key (a cluster of nameless records attached to
+another takes that one's id). Clustering is deterministic: equal input gives equal
+clusters.
 """
 
 from __future__ import annotations
@@ -515,7 +516,8 @@ def greedy_merge(group: pd.DataFrame) -> pd.DataFrame:
 
 
 def cluster_records(
-    records: DataFrame, links: DataFrame, cfg: ClusteringConfig
+    records: DataFrame, links: DataFrame, cfg: ClusteringConfig,
+    attach_kinds: list[str] | None = None,
 ) -> tuple[DataFrame, dict[str, int]]:
     """Cluster person records into people.
 
@@ -526,10 +528,15 @@ def cluster_records(
         links: Pairwise links (``LINKS``) between those records; links to records not in
             ``records`` are ignored.
         cfg: Clustering settings.
+        attach_kinds: Link kinds that are not edges: after clustering, a cluster
+            without any named record joins the one other cluster its links of these
+            kinds all reach (none when they reach two), see
+            ``DeterministicConfig.nameless_only_kinds``.
 
     Returns:
         ``(clusters, stats)``: ``CLUSTERS`` rows for every record, and counts
-        (``edges_strong``, ``components_split``, ``records_fallback``).
+        (``edges_strong``, ``components_split``, ``records_fallback``,
+        ``records_attached``).
 
     Example:
         >>> clusters, stats = cluster_records(records, links, ClusteringConfig())
@@ -537,6 +544,8 @@ def cluster_records(
         ['record_key', 'cluster_id']
     """
     keys = records.select("record_key")
+    attach = links.where(F.col("link_kind").isin(attach_kinds or []))
+    links = links.where(~F.col("link_kind").isin(attach_kinds or []))
     edges = pair_edges(links, cfg).where("strong")
     edges = edges.join(keys.withColumnRenamed("record_key", "record_key_l"), "record_key_l",
                        how="left_semi")
@@ -549,16 +558,48 @@ def cluster_records(
     clean = components.join(conflicted, on="component", how="left_anti").select(
         "record_key", F.col("component").alias("cluster_id"))
     split = _split_conflicted(components, conflicted, edges, conflicts)
-    clusters = keys.join(clean.unionByName(split), on="record_key", how="left").select(
-        "record_key", F.coalesce("cluster_id", "record_key").alias("cluster_id"))
+    clusters = break_lineage(keys.join(clean.unionByName(split), on="record_key", how="left")
+                             .select("record_key",
+                                     F.coalesce("cluster_id", "record_key").alias("cluster_id")))
+    clusters, n_attached = _attach_nameless(clusters, records, attach)
     stats = {
         "edges_strong": edges.count(),
         "components_split": conflicted.count(),
         "records_fallback": n_fallback,
+        "records_attached": n_attached,
     }
     log.info("clustering: %d strong edges, %d component(s) split for incompatibility, "
-             "%d record(s) in fallback singletons", *stats.values())
+             "%d record(s) in fallback singletons, %d lone record(s) attached",
+             *stats.values())
     return clusters, stats
+
+
+def _attach_nameless(clusters: DataFrame, records: DataFrame,
+                     attach: DataFrame) -> tuple[DataFrame, int]:
+    """A cluster without any named record joins the one other cluster its attach links
+    all reach (none when they reach two)."""
+    name_cols = [c for c in ("first_name_std", "last_name_std", "full_name_std")
+                 if c in records.columns]
+    named = records.select("record_key", F.coalesce(
+        *[F.col(c).isNotNull() for c in name_cols], F.lit(False)).cast("int").alias("named"))
+    nameless = (clusters.join(named, "record_key", how="left")
+                .groupBy("cluster_id").agg(F.max(F.coalesce("named", F.lit(0))).alias("named"))
+                .where("named = 0").select("cluster_id"))
+    ends = attach.select(F.col("record_key_l").alias("k"), F.col("record_key_r").alias("o")) \
+        .unionByName(attach.select(F.col("record_key_r").alias("k"),
+                                   F.col("record_key_l").alias("o")))
+    moves = (ends.join(clusters.toDF("k", "cluster_id"), "k", how="inner")
+             .join(nameless, "cluster_id", how="left_semi")
+             .join(clusters.toDF("o", "target"), "o", how="inner")
+             .where(F.col("target") != F.col("cluster_id"))
+             .groupBy("cluster_id").agg(F.countDistinct("target").alias("n"),
+                                        F.min("target").alias("target"))
+             .where(F.col("n") == 1).select("cluster_id", "target"))
+    out = break_lineage(clusters.join(moves, "cluster_id", how="left").select(
+        "record_key", F.coalesce("target", "cluster_id").alias("cluster_id"),
+        F.col("target").isNotNull().alias("moved")))
+    n = out.where("moved").count()
+    return out.drop("moved"), n
 
 
 def _split_conflicted(
@@ -588,13 +629,17 @@ def _split_conflicted(
     return rows.groupBy("component").applyInPandas(greedy_merge, schema=CLUSTERS)
 
 
-def record_links(clusters: DataFrame, links: DataFrame, cfg: ClusteringConfig) -> DataFrame:
+def record_links(clusters: DataFrame, links: DataFrame, cfg: ClusteringConfig,
+                 attach_kinds: list[str] | None = None) -> DataFrame:
     """How each record joined its cluster: its strongest link inside the cluster.
 
     Args:
         clusters: ``record_key, cluster_id``.
         links: The links the clusters were built from.
         cfg: Clustering settings (to rank deterministic links first).
+        attach_kinds: Link kinds that only attach nameless records (see
+            :func:`cluster_records`): a record's link of such a kind is named only when it
+            has no other link inside its cluster.
 
     Returns:
         ``record_key, link_kind, match_probability``; ``link_kind`` is ``"singleton"`` and
@@ -612,7 +657,8 @@ def record_links(clusters: DataFrame, links: DataFrame, cfg: ClusteringConfig) -
                          "probability", "weight").unionByName(
         inside.select(F.col("record_key_r").alias("record_key"), "link_kind", "deterministic",
                       "probability", "weight"))
-    rank = F.struct("deterministic", "probability", "weight", "link_kind")
+    edge = ~F.col("link_kind").isin(attach_kinds or [])
+    rank = F.struct(edge, "deterministic", "probability", "weight", "link_kind")
     best = ends.groupBy("record_key").agg(
         F.max_by("link_kind", rank).alias("link_kind"),
         F.max_by("probability", rank).alias("match_probability"),

@@ -227,10 +227,14 @@ def deterministic_links(
     members = values.join(classes.select("kind", "value", "status", "min_key"),
                           on=["kind", "value"], how="inner")
     kind_col = F.concat(F.lit("deterministic:"), F.col("kind"))
+    only = dcfg.nameless_only_kinds
+    nameless_links = _as_links(_nameless_to_named(members.where(F.col("kind").isin(only)),
+                                                  records), "a", "b", kind_col)
+    members = members.where(~F.col("kind").isin(only))
     star = _as_links(
         members.where((F.col("status") == "personal") & (F.col("record_key") != F.col("min_key"))),
         "min_key", "record_key", kind_col,
-    )
+    ).unionByName(nameless_links)
     shared = members.where(F.col("status") == "shared")
     if people is None:
         pairs = (
@@ -253,6 +257,19 @@ def deterministic_links(
                          F.col("r_record_key").alias("b")))
     guarded = _as_links(pairs, "a", "b", kind_col)
     return star.unionByName(guarded).dropDuplicates(["record_key_l", "record_key_r", "link_kind"])
+
+
+def _nameless_to_named(members: DataFrame, records: DataFrame) -> DataFrame:
+    """``kind, a, b``: every record without any name to every named record of its value
+    (``DeterministicConfig.nameless_only_kinds``); named records are never paired."""
+    name_cols = [c for c in ("first_name_std", "last_name_std", "full_name_std")
+                 if c in records.columns]
+    named = records.select("record_key", F.coalesce(
+        *[F.col(c).isNotNull() for c in name_cols], F.lit(False)).alias("named"))
+    m = members.join(named, "record_key", how="inner")
+    holders = m.where("named").select("kind", "value", F.col("record_key").alias("b"))
+    return m.where(~F.col("named")).join(holders, ["kind", "value"], how="inner").select(
+        "kind", F.col("record_key").alias("a"), "b")
 
 
 def device_account_links(

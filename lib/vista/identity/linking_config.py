@@ -142,6 +142,26 @@ EMAIL_KEY_SQL = (
 )
 
 
+_NAMELESS = "first_name_std IS NULL AND last_name_std IS NULL AND full_name_std IS NULL"
+_EMAIL_LETTERS = "regexp_replace(substring_index(email_std, '@', 1), '[0-9._+-]', '')"
+
+
+def _email_name_sql(first: str, second: str) -> str:
+    name = (f"regexp_replace(concat(substring_index({first}, ' ', 1), "
+            f"substring_index({second}, ' ', 1)), '[ \\'-]', '')")
+    key = (f"CASE WHEN {_NAMELESS} THEN {_EMAIL_LETTERS} "
+           f"WHEN first_name_std IS NOT NULL AND last_name_std IS NOT NULL THEN {name} END")
+    return f"CASE WHEN length({key}) >= 6 THEN {key} END"
+
+
+EMAIL_NAME_SQL = _email_name_sql("first_name_std", "last_name_std")
+"""A nameless record's e-mail user name without digits and separators, or a named
+record's first name and first surname run together: "ana.ruiz77@x" meets Ana Ruiz."""
+
+EMAIL_NAME_REVERSED_SQL = _email_name_sql("last_name_std", "first_name_std")
+"""The same with the surname first: "ruiz_ana@x" meets Ana Ruiz."""
+
+
 class PastValuesConfig(Section):
     """Identifier values a record carried in its earlier versions link it too.
 
@@ -170,7 +190,16 @@ class DeterministicConfig(Section):
     # ``email_key`` is the address with dots and a ``+tag`` dropped from the local
     # part, so "a.b@x" and "ab+shop@x" link like one address (sources disagree on both).
     expression_kinds: dict[str, str] = Field(default_factory=lambda: {
-        "email_key": EMAIL_KEY_SQL})
+        "email_key": EMAIL_KEY_SQL, "email_name": EMAIL_NAME_SQL,
+        "email_name_reversed": EMAIL_NAME_REVERSED_SQL})
+    # Kinds that only say which person a record without any name belongs to: each of
+    # its values links every nameless record carrying it to every named one, and the
+    # clustering attaches a lone nameless record only when all those links reach one
+    # cluster. Two named records are never linked by them: a name spelled in an e-mail
+    # user name tells who a newsletter subscriber is, but two people with one name are
+    # not one person.
+    nameless_only_kinds: list[str] = Field(
+        default_factory=lambda: ["email_name", "email_name_reversed"])
     guards: GuardConfig = Field(default_factory=GuardConfig)
     per_kind_max_records: dict[str, int] = Field(default_factory=dict)
     past_values: PastValuesConfig = Field(default_factory=PastValuesConfig)

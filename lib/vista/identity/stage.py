@@ -184,9 +184,14 @@ def _last_run(ctx: RunContext) -> dict[str, Any] | None:
     return row.asDict() if row else None
 
 
+def attach_kinds(cfg: IdentityConfig) -> list[str]:
+    """The link kinds that only attach nameless records (never clustering edges)."""
+    return [f"deterministic:{k}" for k in cfg.linking.deterministic.nameless_only_kinds]
+
+
 def _graph_rows(records: DataFrame, uids: DataFrame, clusters: DataFrame, links: DataFrame,
                 cfg: IdentityConfig, run_id: str) -> DataFrame:
-    how = record_links(clusters, links, cfg.clustering)
+    how = record_links(clusters, links, cfg.clustering, attach_kinds(cfg))
     return (
         records.select("source", "source_record_id", "record_key")
         .join(uids, on="record_key", how="inner")
@@ -228,7 +233,8 @@ def _unchanged(ctx: RunContext) -> dict[str, Any]:
         "graph": graph, "deleted": graph.select("record_key").limit(0),
         "registry_changes": lake.read(REGISTRY_T).limit(0), "registry": lake.read(REGISTRY_T),
         "lineage": lake.read(LINEAGE_T).limit(0) if lake.exists(LINEAGE_T) else None,
-        "stats": {"edges_strong": 0, "components_split": 0, "records_fallback": 0},
+        "stats": {"edges_strong": 0, "components_split": 0, "records_fallback": 0,
+                  "records_attached": 0},
         "scope_records": 0, "changed_records": 0,
     }
 
@@ -291,7 +297,8 @@ def _resolve(ctx: RunContext, records: DataFrame, fp: DataFrame, cfg: IdentityCo
         n_changed = inc["changed"].count()
     scope_links = links.join(scope_records.select(F.col("record_key").alias("record_key_l")),
                              "record_key_l", how="left_semi")
-    clusters, stats = cluster_records(scope_records, scope_links, cfg.clustering)
+    clusters, stats = cluster_records(scope_records, scope_links, cfg.clustering,
+                                      attach_kinds(cfg))
     clusters = break_lineage(clusters)
     assigned = assign_uids(clusters, previous, registry, run_id=ctx.run_id, run_seq=run_seq,
                            salt=salt)
