@@ -574,14 +574,19 @@ def cluster_records(
     return clusters, stats
 
 
+def name_flags(records: DataFrame) -> DataFrame:
+    """``record_key, named``: whether a record carries any name (first, last or full)."""
+    name_cols = [c for c in ("first_name_std", "last_name_std", "full_name_std")
+                 if c in records.columns]
+    return records.select("record_key", F.coalesce(
+        *[F.col(c).isNotNull() for c in name_cols], F.lit(False)).alias("named"))
+
+
 def _attach_nameless(clusters: DataFrame, records: DataFrame,
                      attach: DataFrame) -> tuple[DataFrame, int]:
     """A cluster without any named record joins the one other cluster its attach links
     all reach (none when they reach two)."""
-    name_cols = [c for c in ("first_name_std", "last_name_std", "full_name_std")
-                 if c in records.columns]
-    named = records.select("record_key", F.coalesce(
-        *[F.col(c).isNotNull() for c in name_cols], F.lit(False)).cast("int").alias("named"))
+    named = name_flags(records).withColumn("named", F.col("named").cast("int"))
     nameless = (clusters.join(named, "record_key", how="left")
                 .groupBy("cluster_id").agg(F.max(F.coalesce("named", F.lit(0))).alias("named"))
                 .where("named = 0").select("cluster_id"))

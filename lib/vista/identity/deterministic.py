@@ -16,7 +16,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from vista.errors import VistaError
-from vista.identity.cluster import compatibility_frame, incompatible
+from vista.identity.cluster import compatibility_frame, incompatible, name_flags
 from vista.identity.cluster_config import CompatibilityConfig
 from vista.identity.linking_config import DeterministicConfig, DeviceConfig, LinkingConfig
 from vista.schemas import LINKS
@@ -262,11 +262,7 @@ def deterministic_links(
 def _nameless_to_named(members: DataFrame, records: DataFrame) -> DataFrame:
     """``kind, a, b``: every record without any name to every named record of its value
     (``DeterministicConfig.nameless_only_kinds``); named records are never paired."""
-    name_cols = [c for c in ("first_name_std", "last_name_std", "full_name_std")
-                 if c in records.columns]
-    named = records.select("record_key", F.coalesce(
-        *[F.col(c).isNotNull() for c in name_cols], F.lit(False)).alias("named"))
-    m = members.join(named, "record_key", how="inner")
+    m = members.join(name_flags(records), "record_key", how="inner")
     holders = m.where("named").select("kind", "value", F.col("record_key").alias("b"))
     return m.where(~F.col("named")).join(holders, ["kind", "value"], how="inner").select(
         "kind", F.col("record_key").alias("a"), "b")
