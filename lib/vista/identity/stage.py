@@ -259,7 +259,11 @@ def _incremental_scope(ctx: RunContext, records: DataFrame, cfg: IdentityConfig,
     seed_uids = prev.join(seeds, on="record_key", how="left_semi").select("uid").distinct()
     scope0 = seeds.unionByName(prev.join(seed_uids, on="uid", how="left_semi")
                                .select("record_key")).distinct()
-    strong = pair_edges(links, cfg.clustering).where("strong")
+    # attach links join the scope too: a nameless cluster and every cluster it may join
+    strong = pair_edges(links, cfg.clustering).where("strong").select(
+        "record_key_l", "record_key_r").unionByName(
+        links.where(F.col("link_kind").isin(attach_kinds(cfg))).select(
+            "record_key_l", "record_key_r"))
     comps = connected_components(
         strong.select(F.col("record_key_l").alias("src"), F.col("record_key_r").alias("dst")),
         cfg.clustering.max_iterations)
