@@ -28,7 +28,8 @@ def spark(scratch_dir: Path):
     cfg = SparkConfig(
         app_name="vista-tests",
         master="local[2]",
-        driver_memory="2g",
+        # one JVM runs every stage of the whole suite, many times over
+        driver_memory="4g",
         shuffle_partitions=2,
         checkpoint_dir=str(scratch_dir / "checkpoints"),
         conf={
