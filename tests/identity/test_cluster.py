@@ -80,7 +80,7 @@ def test_clean_triangle_and_weak_link_and_singleton(spark):
         ("s:1", D(1980, 1, 2), "jon", "m"),
         ("s:2", D(1980, 2, 1), "john", "m"),  # day/month swap and a one-letter spelling
         ("t:3", D(1980, 1, 2), "j", None),  # an initial
-        ("t:4", D(1980, 1, 2), "jon", "m"),  # only a weak link: stays alone
+        ("t:4", D(1980, 1, 2), "jon", "m"),  # only a weak link, no surname: stays alone
         ("u:5", None, None, None),  # no links at all
     ])
     links = _links(spark, [
@@ -95,7 +95,7 @@ def test_clean_triangle_and_weak_link_and_singleton(spark):
         CLUSTERS)
     assertDataFrameEqual(clusters, expected)
     assert stats == {"edges_strong": 3, "components_split": 0, "records_fallback": 0,
-                     "records_attached": 0}
+                     "records_lone_joined": 0, "records_attached": 0}
 
     how = record_links(clusters, links, ClusteringConfig())
     expected_how = spark.createDataFrame(
@@ -139,6 +139,72 @@ def test_a_nameless_cluster_joins_the_one_cluster_its_name_links_reach(spark):
     # without attach kinds the links are edges, and chain the two Marias
     chained, _ = cluster_records(recs, links, ClusteringConfig())
     assert chained.select("cluster_id").distinct().count() < 3
+
+
+NAMED = T.StructType([
+    *REC.fields,
+    T.StructField("last_name_std", T.StringType(), True),
+    T.StructField("full_name_std", T.StringType(), True),
+])
+
+
+def test_a_lone_record_joins_the_one_person_that_carries_its_name(spark):
+    def rec(key, born, first=None, last=None, full=None):
+        return (key, born, first, None, last, full)
+
+    recs = spark.createDataFrame([
+        rec("crm:01", D(1968, 6, 4), "irene", "tamez"),
+        rec("shop:01", None, "irene", "tamez"),
+        rec("tk:02", None, full="irene tamez santana"),  # joins Irene Tamez
+        rec("crm:03", D(1980, 1, 1), "luis", "gomez"),
+        rec("tk:04", None, full="luis gomez"),            # a namesake also carries the name
+        rec("crm:05", D(1991, 2, 2), "luis", "gomez"),
+        rec("crm:06", D(1950, 5, 5), "pedro", "leon"),
+        rec("tk:07", D(1990, 1, 1), full="pedro leon"),  # born 40 years later
+        rec("crm:08", None, "eva", "sanz"),
+        rec("tk:09", None, full="eva sanz"),              # too weak a link
+        rec("tk:10", None, full="rosa diaz"),             # two lone records choose each
+        rec("web:11", None, "rosa", "diaz"),              # other: they meet
+    ], NAMED)
+    links = _links(spark, [
+        ("crm:01", "shop:01", "deterministic:email", None, None),
+        ("crm:01", "tk:02", "probabilistic", 3.0, 0.7),
+        ("crm:03", "tk:04", "probabilistic", 4.0, 0.8),
+        ("crm:06", "tk:07", "probabilistic", 3.0, 0.6),
+        ("crm:08", "tk:09", "probabilistic", -1.0, 0.3),
+        ("tk:10", "web:11", "probabilistic", 2.0, 0.6),
+    ])
+
+    clusters, stats = cluster_records(recs, links, ClusteringConfig())
+
+    joined = {"shop:01": "crm:01", "tk:02": "crm:01", "web:11": "tk:10"}
+    expected = spark.createDataFrame(
+        [(r.record_key, joined.get(r.record_key, r.record_key)) for r in recs.collect()],
+        CLUSTERS)
+    assertDataFrameEqual(clusters, expected)
+    assert stats["records_lone_joined"] == 2
+    how = {r.record_key: (r.link_kind, r.match_probability)
+           for r in record_links(clusters, links, ClusteringConfig()).collect()}
+    assert how["tk:02"] == ("probabilistic", 0.7)
+    # switched off, or with the name carried outside the clustered records, none join
+    off = ClusteringConfig.model_validate({"lone_records": {"enabled": False}})
+    alone, _ = cluster_records(recs, links, off)
+    assert alone.where("record_key != cluster_id").count() == 1  # shop:01 only
+    outside = spark.createDataFrame([("irene tamez", "u-1"), ("rosa diaz", "u-2")],
+                                    "name_key string, cluster_id string")
+    kept, _ = cluster_records(recs, links, ClusteringConfig(), outside_names=outside)
+    assert kept.where("record_key != cluster_id").count() == 1
+
+
+def test_lone_records_need_the_links_they_read_to_be_scored():
+    from vista.identity.config import IdentityConfig
+
+    with pytest.raises(ValueError, match="lone_records.min_probability"):
+        IdentityConfig.model_validate({
+            "clustering": {"lone_records": {"min_probability": 0.5}},
+            "linking": {"probabilistic": {"threshold_match_probability": 0.9}}})
+    with pytest.raises(ValueError, match="below match_threshold"):
+        ClusteringConfig.model_validate({"lone_records": {"min_probability": 0.96}})
 
 
 def test_two_families_through_a_landline_split_by_first_name_and_nicknames(spark):

@@ -23,8 +23,8 @@ clusters in three steps, all distributed:
    grouped pandas UDF: union-find with constraints has no Spark built-in, and it is
    bounded because only components of at most ``max_component_size`` records enter it.
 
-A cluster's id is its smallest record key (a cluster of nameless records attached to
-another takes that one's id). Clustering is deterministic: equal input gives equal
+A cluster's id is its smallest record key (a lone record or a cluster of nameless
+records that joins another takes that one's id). Clustering is deterministic: equal input gives equal
 clusters.
 """
 
@@ -517,7 +517,7 @@ def greedy_merge(group: pd.DataFrame) -> pd.DataFrame:
 
 def cluster_records(
     records: DataFrame, links: DataFrame, cfg: ClusteringConfig,
-    attach_kinds: list[str] | None = None,
+    attach_kinds: list[str] | None = None, outside_names: DataFrame | None = None,
 ) -> tuple[DataFrame, dict[str, int]]:
     """Cluster person records into people.
 
@@ -532,10 +532,14 @@ def cluster_records(
             without any named record joins the one other cluster its links of these
             kinds all reach (none when they reach two), see
             ``DeterministicConfig.nameless_only_kinds``.
+        outside_names: ``name_key, cluster_id`` of the clusters outside ``records``
+            (an incremental run's untouched population): a lone record does not join
+            a cluster when one of these carries its name too.
 
     Returns:
         ``(clusters, stats)``: ``CLUSTERS`` rows for every record, and counts
         (``edges_strong``, ``components_split``, ``records_fallback``,
+        ``records_lone_joined`` (see ``ClusteringConfig.lone_records``),
         ``records_attached``).
 
     Example:
@@ -561,16 +565,18 @@ def cluster_records(
     clusters = break_lineage(keys.join(clean.unionByName(split), on="record_key", how="left")
                              .select("record_key",
                                      F.coalesce("cluster_id", "record_key").alias("cluster_id")))
+    clusters, n_lone = _attach_lone(clusters, records, links, cfg, outside_names)
     clusters, n_attached = _attach_nameless(clusters, records, attach)
     stats = {
         "edges_strong": edges.count(),
         "components_split": conflicted.count(),
         "records_fallback": n_fallback,
+        "records_lone_joined": n_lone,
         "records_attached": n_attached,
     }
     log.info("clustering: %d strong edges, %d component(s) split for incompatibility, "
-             "%d record(s) in fallback singletons, %d lone record(s) attached",
-             *stats.values())
+             "%d record(s) in fallback singletons, %d lone record(s) joined by weaker "
+             "links, %d nameless cluster record(s) attached", *stats.values())
     return clusters, stats
 
 
@@ -580,6 +586,82 @@ def name_flags(records: DataFrame) -> DataFrame:
                  if c in records.columns]
     return records.select("record_key", F.coalesce(
         *[F.col(c).isNotNull() for c in name_cols], F.lit(False)).alias("named"))
+
+
+NAME_KEY_SQL = (
+    "CASE WHEN first_name_std IS NOT NULL AND last_name_std IS NOT NULL "
+    "THEN concat(substring_index(trim(first_name_std), ' ', 1), ' ', "
+    "substring_index(trim(last_name_std), ' ', 1)) "
+    "WHEN size(split(trim(full_name_std), ' ')) >= 2 "
+    "THEN concat_ws(' ', slice(split(trim(full_name_std), ' '), 1, 2)) END")
+"""Spark SQL for the name a lone record is known by: the first words of its first and
+last name, or the first two words of its full name ("irene tamez santana" and Irene /
+Tamez Santana give "irene tamez")."""
+
+
+def name_keys(records: DataFrame) -> DataFrame:
+    """``record_key, name_key`` for every record with a name of two words or more."""
+    cols = set(records.columns)
+    frame = records.select("record_key", *[
+        (F.col(c) if c in cols else F.lit(None).cast("string")).alias(c)
+        for c in ("first_name_std", "last_name_std", "full_name_std")])
+    return frame.select("record_key", F.expr(NAME_KEY_SQL).alias("name_key")).where(
+        F.col("name_key").isNotNull() & (F.col("name_key") != ""))
+
+
+def _attach_lone(clusters: DataFrame, records: DataFrame, links: DataFrame,
+                 cfg: ClusteringConfig,
+                 outside_names: DataFrame | None = None) -> tuple[DataFrame, int]:
+    """A record alone in its cluster joins the one cluster its weaker probabilistic links
+    reach, when that cluster carries its name, no third cluster does, and no record there
+    is incompatible with it (``ClusteringConfig.lone_records``)."""
+    rule = cfg.lone_records
+    if not rule.enabled:
+        return clusters, 0
+    sizes = clusters.groupBy("cluster_id").agg(F.count("*").alias("n"))
+    keys = name_keys(records)
+    lone = (clusters.join(sizes.where("n = 1"), "cluster_id", how="left_semi")
+            .join(keys, "record_key", how="inner"))
+    weak = links.where(~F.col("link_kind").startswith("deterministic:")
+                       & (F.col("match_probability") >= rule.min_probability))
+    ends = weak.select(F.col("record_key_l").alias("record_key"),
+                       F.col("record_key_r").alias("o")).unionByName(
+        weak.select(F.col("record_key_r").alias("record_key"), F.col("record_key_l").alias("o")))
+    reached = (ends.join(lone, "record_key", how="inner")
+               .join(clusters.toDF("o", "target"), "o", how="inner")
+               .where(F.col("target") != F.col("cluster_id"))
+               .groupBy("record_key", "cluster_id", "name_key")
+               .agg(F.countDistinct("target").alias("n"), F.min("target").alias("target"))
+               .where("n = 1").drop("n"))
+    holders = clusters.join(keys, "record_key", how="inner").select(
+        "name_key", F.col("cluster_id").alias("target")).distinct()
+    everyone = holders if outside_names is None else holders.unionByName(
+        outside_names.select("name_key", F.concat(F.lit("outside:"), "cluster_id").alias("target")))
+    unique = everyone.groupBy("name_key").agg(F.count("*").alias("n")).where("n = 2")
+    cand = (reached.join(holders, ["name_key", "target"], how="left_semi")
+            .join(unique, "name_key", how="left_semi"))
+    people = compatibility_frame(records, cfg.compatibility)
+    pl = people.select([F.col(c).alias(f"l_{c}") for c in people.columns])
+    pr = people.select([F.col(c).alias(f"r_{c}") for c in people.columns])
+    members = clusters.select(F.col("record_key").alias("r_record_key"),
+                              F.col("cluster_id").alias("target"))
+    refused = (cand.select(F.col("record_key").alias("l_record_key"), "target")
+               .join(members, "target").join(pl, "l_record_key").join(pr, "r_record_key")
+               .where(incompatible(cfg.compatibility))
+               .select(F.col("l_record_key").alias("record_key")).distinct())
+    moves = cand.join(refused, "record_key", how="left_anti").select("cluster_id", "target")
+    # two lone records carrying one name may each choose the other: they meet on the
+    # smaller id (a target is never a third cluster: only two clusters carry the name)
+    mutual = moves.toDF("target", "back")
+    moves = (moves.join(mutual, "target", how="left")
+             .select("cluster_id", F.when(F.col("back") == F.col("cluster_id"),
+                                          F.least("cluster_id", "target"))
+                     .otherwise(F.col("target")).alias("target")))
+    out = break_lineage(clusters.join(moves, "cluster_id", how="left").select(
+        "record_key", F.coalesce("target", "cluster_id").alias("cluster_id"),
+        (F.col("target").isNotNull() & (F.col("target") != F.col("cluster_id"))).alias("moved")))
+    n = out.where("moved").count()
+    return out.drop("moved"), n
 
 
 def _attach_nameless(clusters: DataFrame, records: DataFrame,

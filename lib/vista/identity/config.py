@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from vista.identity.cluster_config import ClusteringConfig, Section, SurvivorshipConfig
 from vista.identity.linking_config import LinkingConfig
@@ -49,6 +49,17 @@ class IdentityConfig(Section):
     track_mlflow: bool = True
     fingerprint_columns: list[str] = Field(default_factory=lambda: list(_MATCH_COLUMNS),
                                            min_length=1)
+
+    @model_validator(mode="after")
+    def _weak_links_scored(self) -> IdentityConfig:
+        lone = self.clustering.lone_records
+        scored = self.linking.probabilistic.threshold_match_probability
+        if lone.enabled and scored > lone.min_probability:
+            raise ValueError(
+                f"clustering.lone_records.min_probability ({lone.min_probability}) is below "
+                f"linking.probabilistic.threshold_match_probability ({scored}): the links "
+                f"it reads are never scored; lower the second or raise the first")
+        return self
 
     def resolution_hash(self) -> str:
         """Hash of the settings that change which records end up together.

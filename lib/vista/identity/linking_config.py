@@ -34,7 +34,7 @@ The YAML shape (every key optional)::
         em_max_pairs: null
         prior: {value: null, deterministic_rules: [[email_std]], recall: 0.7}
         derived_columns: {phone_digits: <digits of phone_e164, else of the phone as delivered>}
-        threshold_match_probability: 0.9
+        threshold_match_probability: 0.5   # <= identity.clustering.lone_records.min_probability
         break_lineage: parquet
         vetoes: [{comparison: first_name_std, levels: [0]}, {comparison: birth_date}]
 """
@@ -372,7 +372,7 @@ class ProbabilisticConfig(Section):
     em_convergence: float = Field(1e-4, gt=0)
     em_max_pairs: float | None = None
     prior: PriorConfig = Field(default_factory=PriorConfig)
-    threshold_match_probability: float = Field(0.9, gt=0, lt=1)
+    threshold_match_probability: float = Field(0.5, gt=0, lt=1)
     vetoes: list[VetoRule] = Field(default_factory=lambda: [
         VetoRule(comparison="first_name_std"), VetoRule(comparison="birth_date")])
     # How Splink breaks lineage between its steps: parquet files under the session's

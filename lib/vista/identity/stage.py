@@ -41,6 +41,7 @@ from vista.identity.cluster import (
     break_lineage,
     cluster_records,
     connected_components,
+    name_keys,
     pair_edges,
     record_links,
     size_histogram,
@@ -234,7 +235,7 @@ def _unchanged(ctx: RunContext) -> dict[str, Any]:
         "registry_changes": lake.read(REGISTRY_T).limit(0), "registry": lake.read(REGISTRY_T),
         "lineage": lake.read(LINEAGE_T).limit(0) if lake.exists(LINEAGE_T) else None,
         "stats": {"edges_strong": 0, "components_split": 0, "records_fallback": 0,
-                  "records_attached": 0},
+                  "records_lone_joined": 0, "records_attached": 0},
         "scope_records": 0, "changed_records": 0,
     }
 
@@ -259,8 +260,19 @@ def _incremental_scope(ctx: RunContext, records: DataFrame, cfg: IdentityConfig,
     seed_uids = prev.join(seeds, on="record_key", how="left_semi").select("uid").distinct()
     scope0 = seeds.unionByName(prev.join(seed_uids, on="uid", how="left_semi")
                                .select("record_key")).distinct()
-    # attach links join the scope too: a nameless cluster and every cluster it may join
-    strong = pair_edges(links, cfg.clustering).where("strong").select(
+    # a record whose name a seed carries may become (or stop being) the one other
+    # holder of that name a lone record joins (clustering.lone_records)
+    if cfg.clustering.lone_records.enabled:
+        keys = name_keys(records)
+        seed_names = keys.join(scope0, "record_key", how="left_semi").select("name_key")
+        scope0 = scope0.unionByName(keys.join(seed_names.distinct(), "name_key",
+                                              how="left_semi").select("record_key")).distinct()
+    # attach links and weaker links join the scope too: a nameless cluster or a lone
+    # record, and every cluster it may join
+    edges = pair_edges(links, cfg.clustering)
+    weak = (F.col("probability") >= cfg.clustering.lone_records.min_probability
+            if cfg.clustering.lone_records.enabled else F.col("strong"))
+    strong = edges.where(F.col("strong") | weak).select(
         "record_key_l", "record_key_r").unionByName(
         links.where(F.col("link_kind").isin(attach_kinds(cfg))).select(
             "record_key_l", "record_key_r"))
@@ -301,8 +313,14 @@ def _resolve(ctx: RunContext, records: DataFrame, fp: DataFrame, cfg: IdentityCo
         n_changed = inc["changed"].count()
     scope_links = links.join(scope_records.select(F.col("record_key").alias("record_key_l")),
                              "record_key_l", how="left_semi")
+    outside = None
+    if not full:  # the untouched population still carries names a lone record may share
+        outside = (lake.read(GRAPH_T).select("record_key", F.col("uid").alias("cluster_id"))
+                   .join(inc["scope"], "record_key", how="left_anti")
+                   .join(name_keys(records), "record_key", how="inner")
+                   .select("name_key", "cluster_id").distinct())
     clusters, stats = cluster_records(scope_records, scope_links, cfg.clustering,
-                                      attach_kinds(cfg))
+                                      attach_kinds(cfg), outside)
     clusters = break_lineage(clusters)
     assigned = assign_uids(clusters, previous, registry, run_id=ctx.run_id, run_seq=run_seq,
                            salt=salt)
