@@ -72,7 +72,8 @@ def _lists_key(rule: FirstNameRule) -> str:
     files = []
     for path in rule.nickname_files:
         p = Path(path)
-        files.append((path, *(p.stat()[6:9:2] if p.is_file() else ())))
+        stat = p.stat() if p.is_file() else None
+        files.append((path, stat and stat.st_size, stat and stat.st_mtime_ns))
     return repr((rule.nickname_sets, files, sorted(rule.nicknames.items())))
 
 
