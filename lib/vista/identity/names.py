@@ -64,46 +64,20 @@ def nickname_pairs(rule: FirstNameRule) -> list[tuple[str, str]]:
     return pairs
 
 
-_LOOKUPS: dict[tuple[str, str, str], DataFrame | None] = {}
-
-
-def _lists_key(rule: FirstNameRule) -> str:
-    """The rule's lists, with each own file's size and modification time."""
-    files = []
-    for path in rule.nickname_files:
-        p = Path(path)
-        stat = p.stat() if p.is_file() else None
-        files.append((path, stat and stat.st_size, stat and stat.st_mtime_ns))
-    return repr((rule.nickname_sets, files, sorted(rule.nicknames.items())))
-
-
 def name_keys_lookup(spark: SparkSession, rule: FirstNameRule) -> DataFrame | None:
     """``name, keys``: for each listed name (standardised), the formal names it may stand for.
 
-    Built once per Spark application and set of lists, and kept materialised (every
-    stage that compares names reads it, several times per run).
-
     Returns None when the rule has no nickname lists.
     """
-    key = (spark.sparkContext.applicationId, str(id(spark.sparkContext)), _lists_key(rule))
-    if key not in _LOOKUPS:
-        pairs = nickname_pairs(rule)
-        if not pairs:
-            _LOOKUPS[key] = None
-        else:
-            raw = spark.createDataFrame(pairs, "formal string, nick string")
-            std = raw.select(std_name("formal").alias("formal"),
-                             std_name("nick").alias("nick")).where(
-                F.col("formal").isNotNull() & F.col("nick").isNotNull())
-            both = std.select(F.col("nick").alias("name"), "formal").unionByName(
-                std.select(F.col("formal").alias("name"), "formal"))
-            # cached, not checkpointed: an executor lost on a cluster recomputes it
-            lookup = (both.groupBy("name")
-                      .agg(F.array_sort(F.collect_set("formal")).alias("keys"))
-                      .coalesce(1).cache())
-            lookup.count()
-            _LOOKUPS[key] = lookup
-    return _LOOKUPS[key]
+    pairs = nickname_pairs(rule)
+    if not pairs:
+        return None
+    raw = spark.createDataFrame(pairs, "formal string, nick string")
+    std = raw.select(std_name("formal").alias("formal"), std_name("nick").alias("nick")).where(
+        F.col("formal").isNotNull() & F.col("nick").isNotNull())
+    both = std.select(F.col("nick").alias("name"), "formal").unionByName(
+        std.select(F.col("formal").alias("name"), "formal"))
+    return both.groupBy("name").agg(F.array_sort(F.collect_set("formal")).alias("keys"))
 
 
 def with_name_keys(records: DataFrame, rule: FirstNameRule,
