@@ -331,6 +331,40 @@ def test_a_record_without_a_first_name_is_not_given_one_of_its_surnames(spark):
     assert _pair_verdicts(spark, cfg, [c[:2] for c in cases]) == [c[2] for c in cases]
 
 
+def test_compound_first_names_that_start_alike_are_not_a_swap(spark):
+    cfg = ClusteringConfig.model_validate(
+        {"compatibility": {"first_name": {"nickname_sets": []}}}).compatibility
+    cases = [
+        (("maria teresa", "maria teresa briones", None),
+         ("maria del carmen", "maria del carmen briones", None), True),
+        (("maria", "maria briones", None), ("maria teresa", "maria teresa briones", None), False),
+        (("maria teresa", "maria teresa briones", None),
+         ("briones", "briones maria teresa", None), False),  # a real swap still agrees
+    ]
+    assert _pair_verdicts(spark, cfg, [c[:2] for c in cases]) == [c[2] for c in cases]
+
+
+def test_namesakes_with_different_second_surnames_are_incompatible(spark):
+    cfg = ClusteringConfig.model_validate(
+        {"compatibility": {"first_name": {"nickname_sets": []}}}).compatibility
+    cases = [
+        (("cesar", "cesar salas briseno", None), ("cesar", "cesar salas chapa", None), True),
+        ((None, "cesar salas briseno", None), ("cesar", "cesar salas chapa", None), True),
+        # a missing second surname, a typo, a word split in two, a longer form: one person
+        (("cesar", "cesar salas briseno", None), ("cesar", "cesar salas", None), False),
+        (("luis", "luis briseno espinal", None), ("luis", "luis briseno espnial", None), False),
+        (("severo", "severo prado tormo", None), ("severo", "severo pradot ormo", None), False),
+        (("angel", "angel de l rosa", None), ("angel", "angel de la rosa peralta", None), False),
+        (("jose antonio", "jose antonio barco", None),
+         ("jose antonio", "jose antonio brco rivero", None), False),
+        # one shared word is not enough: "john smith" / "john jones" is for the model
+        (("john", "john smith", None), ("john", "john jones", None), False),
+    ]
+    assert _pair_verdicts(spark, cfg, [c[:2] for c in cases]) == [c[2] for c in cases]
+    off = cfg.model_copy(update={"full_name": cfg.full_name.model_copy(update={"enabled": False})})
+    assert _pair_verdicts(spark, off, [cases[0][:2]]) == [False]
+
+
 def test_shipped_nickname_lists_make_forms_of_one_name_compatible(spark):
     cfg = ClusteringConfig().compatibility  # default lists: en + es
     cases = [

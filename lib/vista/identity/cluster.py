@@ -16,7 +16,8 @@ clusters in three steps, all distributed:
    still too big falls back to singletons (under-merging is safer than a giant cluster)
    and is counted.
 3. **Compatibility.** Inside each component every pair of records is checked for strong
-   disagreement (birth dates, nickname-aware first names, optionally gender). A
+   disagreement (birth dates, nickname-aware first names, full names that share their
+   first words and then differ, optionally gender). A
    component without such a pair is one cluster. A component with one is re-clustered
    by greedy merging in order of descending weight, refusing any merge that would put
    two incompatible records together (cannot-link constraints). This is a per-component
@@ -39,7 +40,12 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from vista.errors import VistaError
-from vista.identity.cluster_config import ClusteringConfig, CompatibilityConfig, FirstNameRule
+from vista.identity.cluster_config import (
+    ClusteringConfig,
+    CompatibilityConfig,
+    FirstNameRule,
+    FullNameRule,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -368,7 +374,10 @@ def _names_agree(rule: FirstNameRule, left: str, right: str) -> Column:
             word = F.get(F.split(name, " "), 0)
             return F.exists(F.split(F.col(f"{side}full_name_std"), " "),
                             lambda w: _spelling_agrees(rule, word, w))
-        swapped = in_full_name(a, right) & in_full_name(b, left)
+        # names that start alike are not swapped ("maria teresa" and "maria del carmen"
+        # each start with a word of the other's full name): their whole forms decide
+        first_words_differ = F.get(F.split(a, " "), 0) != F.get(F.split(b, " "), 0)
+        swapped = in_full_name(a, right) & in_full_name(b, left) & first_words_differ
         agree = agree | F.coalesce(swapped, F.lit(False))
     # a first name taken from a full name may be a surname (order unknown, or the
     # source left the first name out): the other record's first name being a word of
@@ -383,6 +392,35 @@ def _names_agree(rule: FirstNameRule, left: str, right: str) -> Column:
         either = word_of(side, other) | word_of(other_side, own)
         agree = agree | (derived & F.coalesce(either, F.lit(False)))
     return agree
+
+
+def _words_alike(rule: FullNameRule, a: Column, b: Column) -> Column:
+    dist = F.levenshtein(a, b)
+    longest = F.greatest(F.length(a), F.length(b))
+    same_letters = F.array_sort(F.split(a, "")) == F.array_sort(F.split(b, ""))
+    return ((a == b) | ((dist <= rule.max_edits) & (dist / longest <= rule.max_edit_ratio))
+            | same_letters | a.startswith(b) | b.startswith(a))
+
+
+def _full_names_differ(rule: FullNameRule, a: Column, b: Column) -> Column:
+    """Both names agree on their first ``min_shared_words`` words or more, then go on
+    with different words (see :class:`FullNameRule`)."""
+    wa, wb = F.split(F.trim(a), " +"), F.split(F.trim(b), " +")
+    shortest = F.least(F.size(wa), F.size(wb))
+
+    def step(acc: Column, i: Column) -> Column:
+        on = acc["on"] & _words_alike(rule, F.get(wa, i - 1), F.get(wb, i - 1))
+        return F.struct((acc["k"] + on.cast("int")).alias("k"), on.alias("on"))
+
+    start = F.struct(F.lit(0).alias("k"), F.lit(True).alias("on"))
+    shared = F.aggregate(F.sequence(F.lit(1), shortest), start, step)["k"]
+
+    def rest(words: Column) -> Column:
+        return F.array_join(F.slice(words, shared + 1, F.size(words) - shared), "")
+
+    ra, rb = rest(wa), rest(wb)
+    return ((shared >= rule.min_shared_words) & (shared < shortest)
+            & ~ra.startswith(rb) & ~rb.startswith(ra) & (F.levenshtein(ra, rb) > rule.max_edits))
 
 
 def incompatible(cfg: CompatibilityConfig, left: str = "l_", right: str = "r_") -> Column:
@@ -417,6 +455,10 @@ def incompatible(cfg: CompatibilityConfig, left: str = "l_", right: str = "r_") 
         a, b = F.col(f"{left}first_name_std"), F.col(f"{right}first_name_std")
         present = a.isNotNull() & b.isNotNull() & (F.length(a) > 0) & (F.length(b) > 0)
         checks.append(present & ~_names_agree(cfg.first_name, left, right))
+    if cfg.full_name.enabled:
+        a, b = F.col(f"{left}full_name_std"), F.col(f"{right}full_name_std")
+        present = (F.length(F.trim(a)) > 0) & (F.length(F.trim(b)) > 0)
+        checks.append(present & _full_names_differ(cfg.full_name, a, b))
     if cfg.gender_must_agree:
         a, b = F.col(f"{left}gender"), F.col(f"{right}gender")
         checks.append(a.isNotNull() & b.isNotNull() & (a != b))

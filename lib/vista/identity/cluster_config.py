@@ -18,6 +18,7 @@ Every default is general; a deployment sets its own values under ``identity`` in
                        allow_prefix: true, allow_transposition: true,
                        typo_edits: 1, typo_min_length: 5,
                        nicknames: {bob: robert, liz: elizabeth}}
+          full_name: {enabled: true, min_shared_words: 2, max_edits: 2, max_edit_ratio: 0.34}
           gender_must_agree: false
       survivorship:
         default_rules: [most_recent, most_frequent]
@@ -97,11 +98,34 @@ class FirstNameRule(Section):
         return v
 
 
+class FullNameRule(Section):
+    """When two full names name different people who share their first words.
+
+    Two full names (``full_name_std``, else first and last name) are incompatible when
+    they agree word by word on their first ``min_shared_words`` words or more and then
+    both go on, with words that differ: "cesar salas briseno" and "cesar salas chapa"
+    are namesakes with different second surnames. Words agree when they are spelled
+    alike (at most ``max_edits`` edits and ``max_edit_ratio`` of the longer word, the
+    same letters swapped, or one a prefix of the other), and the endings must differ by
+    more than ``max_edits`` with neither a prefix of the other, so a typo ("briseno
+    espnial"), a word split in two ("prado tormo" / "pradot ormo") or a missing second
+    surname ("cesar salas") never disagrees. Where people change surname on marriage, a
+    middle name followed by a new surname looks like this too: set ``enabled: false``
+    or raise ``min_shared_words``.
+    """
+
+    enabled: bool = True
+    min_shared_words: int = Field(2, ge=1)
+    max_edits: int = Field(2, ge=0)
+    max_edit_ratio: float = Field(0.34, ge=0.0, le=1.0)
+
+
 class CompatibilityConfig(Section):
     """Which disagreements forbid two records from sharing a cluster (cannot-link)."""
 
     birth_date: BirthDateRule = Field(default_factory=BirthDateRule)
     first_name: FirstNameRule = Field(default_factory=FirstNameRule)
+    full_name: FullNameRule = Field(default_factory=FullNameRule)
     gender_must_agree: bool = False
 
 
