@@ -163,3 +163,33 @@ def test_derived_columns_name_their_inputs_for_a_clear_error(spark):
 
     with pytest.raises(ModelError, match=r"lack column\(s\) \['phone'\]"):
         prepare_records(records, preparation(ProbabilisticConfig()))
+
+
+
+def _email_level(spark, spec, left, right):
+    levels = _comparison(spec).get_comparison("spark").comparison_levels
+    pair = spark.createDataFrame([(left, right)], "email_std_l string, email_std_r string")
+    for level in levels:  # Splink checks the levels in order; the first that holds wins
+        if level.sql_condition == "ELSE" or pair.selectExpr(
+                f"coalesce({level.sql_condition}, false) AS hit").first().hit:
+            return level.label_for_charts
+    raise AssertionError("no level holds")
+
+
+def test_similar_email_addresses_are_not_evidence_unless_fuzzy(spark):
+    default = next(c for c in ProbabilisticConfig().comparisons if c.kind == "email")
+    cases = [("ana.ruiz@mail.example", "ana.ruiz@mail.example"),
+             ("ana.ruiz@mail.example", "ana.ruiz@gmial.example"),
+             ("ana.ruiz@mail.example", "ana_ruiz30@other.example"),
+             ("ana.ruiz@mail.example", None)]
+
+    got = [_email_level(spark, default, a, b).lower() for a, b in cases]
+
+    assert got[0].startswith("exact match") and "username" not in got[0]
+    assert got[1] == "exact match on username"
+    assert got[2].startswith("all other")
+    assert "null" in got[3]
+    fuzzy = _comparison(default.model_copy(update={"fuzzy": True})).get_comparison("spark")
+    assert sum("jaro" in lv.label_for_charts.lower() for lv in fuzzy.comparison_levels) == 2
+    with pytest.raises(ValidationError, match="fuzzy: false is for email"):
+        ComparisonSpec(column="first_name_std", kind="name", fuzzy=False)

@@ -234,7 +234,11 @@ class ComparisonSpec(Section):
             round / Jaro-Winkler levels (``thresholds``) on a folded name column.
         date: exact / Levenshtein <= 1 on the ISO string / within ``date_thresholds``
             of ``date_metrics`` (e.g. 1 month, 1 year, 10 years).
-        email: exact / exact username / Jaro-Winkler 0.88 full and username.
+        email: exact / exact username / (``fuzzy``) Jaro-Winkler 0.88 full and username.
+            Without ``fuzzy`` two different addresses are simply different: addresses
+            are built from their holder's name ("ana.ruiz@", "anaruiz1987@"), so
+            similar addresses mostly repeat what the name comparisons already counted,
+            and two namesakes would get that evidence twice.
         phone: exact / same last ``suffix_digits`` digits.
         address: exact / Jaro-Winkler levels / token Jaccard >= ``jaccard_threshold``.
         postal_code, exact: exact match only.
@@ -255,6 +259,14 @@ class ComparisonSpec(Section):
     split_words: bool = False
     suffix_digits: int = Field(PHONE_SUFFIX_DIGITS, ge=3)
     jaccard_threshold: float = Field(0.5, gt=0, le=1)
+    fuzzy: bool = True
+
+    @model_validator(mode="after")
+    def _fuzzy_is_for_email(self) -> ComparisonSpec:
+        if not self.fuzzy and self.kind != "email":
+            raise ValueError(f"fuzzy: false is for email comparisons; a {self.kind} "
+                             "comparison drops its Jaro-Winkler levels with thresholds: []")
+        return self
 
     @model_validator(mode="after")
     def _dates_pair_up(self) -> ComparisonSpec:
@@ -275,7 +287,7 @@ def _default_comparisons() -> list[ComparisonSpec]:
                        tf_adjustment=True, words_contained=True, swapped_with="first_name_std",
                        split_words=True),
         ComparisonSpec(column="birth_date", kind="date"),
-        ComparisonSpec(column="email_std", kind="email", tf_adjustment=True),
+        ComparisonSpec(column="email_std", kind="email", tf_adjustment=True, fuzzy=False),
         ComparisonSpec(column="phone_digits", kind="phone"),
         ComparisonSpec(column="address_std", kind="address", thresholds=[0.9]),
         ComparisonSpec(column="postal_code", kind="postal_code", tf_adjustment=True),

@@ -141,8 +141,17 @@ def _comparison(spec: ComparisonSpec, split: NameSplitConfig | None = None):  # 
         return cl.DateOfBirthComparison(col, input_is_string=False,
                                         datetime_thresholds=spec.date_thresholds,
                                         datetime_metrics=spec.date_metrics)
-    if spec.kind == "email":
+    if spec.kind == "email" and spec.fuzzy:
         return cl.EmailComparison(col).configure(term_frequency_adjustments=tf)
+    if spec.kind == "email":
+        from splink import ColumnExpression
+
+        user = ColumnExpression(col).regex_extract(cl.EmailComparison.USERNAME_REGEX)
+        return cl.CustomComparison(
+            [cll.NullLevel(col), cll.ExactMatchLevel(col, term_frequency_adjustments=tf),
+             cll.ExactMatchLevel(user).configure(label_for_charts="Exact match on username"),
+             cll.ElseLevel()],
+            output_column_name=col, comparison_description=f"email comparison of {col}")
     levels = [cll.NullLevel(col), cll.ExactMatchLevel(col, term_frequency_adjustments=tf)]
     if spec.kind == "name":
         levels += _name_levels(spec, split)
