@@ -148,6 +148,36 @@ NAMED = T.StructType([
 ])
 
 
+def test_a_record_with_only_a_full_name_is_not_nameless(spark):
+    # a ticket that only says "luz pineda uribe" carries a name: its e-mail's name links
+    # do not attach it to the one cluster they reach, a namesake's
+    def rec(key, first=None, last=None, full=None):
+        return (key, None, first, None, last, full)
+
+    recs = spark.createDataFrame([
+        rec("crm:1", "luz", "pineda montserrat"),
+        rec("news:2"),                        # her newsletter subscription
+        rec("tk:3", full="luz pineda uribe"),
+        rec("news:4"),                        # nameless: joins Luz Pineda Montserrat
+        rec("tk:5", full=" "),                # a blank name is no name
+    ], NAMED)
+    attach = ["deterministic:email_name"]
+    links = _links(spark, [
+        ("crm:1", "news:2", "deterministic:email", None, None),
+        ("news:2", "tk:3", "deterministic:email_name", None, None),
+        ("crm:1", "news:4", "deterministic:email_name", None, None),
+        ("crm:1", "tk:5", "deterministic:email_name", None, None),
+    ])
+
+    clusters, stats = cluster_records(recs, links, ClusteringConfig(), attach)
+
+    expected = spark.createDataFrame(
+        [("crm:1", "crm:1"), ("news:2", "crm:1"), ("tk:3", "tk:3"), ("news:4", "crm:1"),
+         ("tk:5", "crm:1")], CLUSTERS)
+    assertDataFrameEqual(clusters, expected)
+    assert stats["records_attached"] == 2
+
+
 def test_a_lone_record_joins_the_one_person_that_carries_its_name(spark):
     def rec(key, born, first=None, last=None, full=None):
         return (key, born, first, None, last, full)

@@ -623,11 +623,13 @@ def cluster_records(
 
 
 def name_flags(records: DataFrame) -> DataFrame:
-    """``record_key, named``: whether a record carries any name (first, last or full)."""
-    name_cols = [c for c in ("first_name_std", "last_name_std", "full_name_std")
-                 if c in records.columns]
-    return records.select("record_key", F.coalesce(
-        *[F.col(c).isNotNull() for c in name_cols], F.lit(False)).alias("named"))
+    """``record_key, named``: whether a record carries any name (first, last or full;
+    blank is none)."""
+    named = F.lit(False)
+    for c in ("first_name_std", "last_name_std", "full_name_std"):
+        if c in records.columns:
+            named = named | F.coalesce(F.length(F.trim(F.col(c))) > 0, F.lit(False))
+    return records.select("record_key", named.alias("named"))
 
 
 NAME_KEY_SQL = (
