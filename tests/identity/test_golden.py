@@ -30,6 +30,7 @@ def test_survivorship_rules_and_collections(spark):
              phone_e164="+34600000002", birth_date=D(1980, 1, 2), consent_email=False,
              observed_at=TS(2025, 6, 1), ids={"account_id": "A7", "crm_id": "C1"}),
         _rec("shop:8", first_name=" ", email_std=None, birth_date=D(1980, 2, 1),
+             other_phones_e164=["+34910000003", "+34600000001"],
              observed_at=TS(2025, 9, 1), ids={"account_id": "A8"}),
         # a second person without any CRM record: the most recent email wins
         _rec("shop:9", first_name="Luis", email_std="old@mail.example",
@@ -56,7 +57,7 @@ def test_survivorship_rules_and_collections(spark):
     schema = T.StructType([GOLDEN_CUSTOMER[c] for c in cols])
     expected = spark.createDataFrame([
         ("U1", "Ana", "ana@crm.example", "+34600000001", D(1980, 1, 2), False,
-         ["ana.shop@mail.example", "ana@crm.example"], ["+34600000001", "+34600000002"],
+         ["ana.shop@mail.example", "ana@crm.example"], ["+34600000001", "+34600000002", "+34910000003"],
          {"crm": ["1"], "shop": ["7", "8"]}, {"account_id": ["A7", "A8"], "crm_id": ["C1"]},
          3, TS(2025, 9, 1), "r1"),
         ("U2", "Luis", "new@mail.example", None, None, None,

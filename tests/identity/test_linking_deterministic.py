@@ -14,12 +14,12 @@ from vista.identity.linking_config import DeterministicConfig, GuardConfig, Link
 from vista.schemas import INTERACTIONS, LINKS, PERSON_RECORDS
 
 
-def _rec(key, first=None, email=None, phone=None, bd=None, ids=None, last=None):
+def _rec(key, first=None, email=None, phone=None, bd=None, ids=None, last=None, others=None):
     source, sid = key.split(":")
     f = first.lower() if first else None
     ln = last.lower() if last else None
     return (key, source, sid, ids or {}, first, last, f, ln, None, email, email, phone, phone,
-            bd, None, None, None, None, None, None, None, None, None, None, None, None)
+            others or [], bd, None, None, None, None, None, None, None, None, None, None, None, None)
 
 
 def assertDataFrameEqual(got, expected):  # noqa: N802 - pyspark.testing needs pandas<3
@@ -104,6 +104,24 @@ def test_personal_email_star_and_first_name_typo(spark, names):
         ("d:4", "e:5", "deterministic:phone"),
     ])
     assertDataFrameEqual(got, expected)
+
+
+def test_a_further_phone_number_links_like_the_main_one(spark, names):
+    (a, b, *_), last = names
+    home, mobile = "+34915550001", "+34600000001"
+    records = spark.createDataFrame([
+        _rec("crm:1", a, phone=mobile, others=[home], last=last),
+        _rec("ticket:7", a, phone=home),  # gave the home number
+        _rec("shop:3", a, phone=mobile),
+        _rec("crm:2", b, phone="+34600000002", last=last),
+    ], PERSON_RECORDS)
+
+    got = deterministic_links(records, LinkingConfig())
+
+    assertDataFrameEqual(got, _links(spark, [
+        ("crm:1", "ticket:7", "deterministic:phone"),
+        ("crm:1", "shop:3", "deterministic:phone"),
+    ]))
 
 
 def test_compatibility_guard_tells_name_variants_from_other_people(spark, names):

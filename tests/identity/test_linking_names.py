@@ -118,23 +118,24 @@ def test_default_blocking_keys_meet_reordered_names(spark):
 
 def test_a_phone_written_without_country_meets_its_e164_form(spark):
     records = spark.createDataFrame([
-        ("a", "+541132152991", "011 3215-2991"),
-        ("b", None, "113 21 52 991"),  # a source without a country: no E.164 possible
-        ("c", None, "000 000 000"),    # placeholder
-        ("d", None, "12 34"),          # too short to identify anyone
-        ("e", "+34600111222", None),
-    ], "record_key string, phone_e164 string, phone string")
+        ("a", "+541132152991", "011 3215-2991", []),
+        ("b", None, "113 21 52 991", None),  # a source without a country: no E.164 possible
+        ("c", None, "000 000 000", ["+34915550001", "+3491"]),  # placeholder; a short one
+        ("d", None, "12 34", []),          # too short to identify anyone
+        ("e", "+34600111222", None, ["+34915550001"]),
+    ], "record_key string, phone_e164 string, phone string, other_phones_e164 array<string>")
     prep = preparation(ProbabilisticConfig())
 
     got = prepare_records(records, {"derived": prep["derived"]})
 
     expected = spark.createDataFrame([
-        ("a", "+541132152991", "011 3215-2991", "541132152991"),
-        ("b", None, "113 21 52 991", "1132152991"),
-        ("c", None, "000 000 000", None),
-        ("d", None, "12 34", None),
-        ("e", "+34600111222", None, "34600111222"),
-    ], "record_key string, phone_e164 string, phone string, phone_digits string")
+        ("a", "+541132152991", "011 3215-2991", [], "541132152991", []),
+        ("b", None, "113 21 52 991", None, "1132152991", []),
+        ("c", None, "000 000 000", ["+34915550001", "+3491"], None, ["34915550001"]),
+        ("d", None, "12 34", [], None, []),
+        ("e", "+34600111222", None, ["+34915550001"], "34600111222", ["34915550001"]),
+    ], "record_key string, phone_e164 string, phone string, other_phones_e164 array<string>, "
+       "phone_digits string, other_phone_digits array<string>")
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
     # a and b meet in blocking and agree on the suffix level of the phone comparison
     rule = f"right(phone_digits, {PHONE_SUFFIX_DIGITS})"
@@ -158,10 +159,10 @@ def test_derived_columns_must_be_names_and_sql():
 
 
 def test_derived_columns_name_their_inputs_for_a_clear_error(spark):
-    assert derived_inputs(ProbabilisticConfig()) == ["phone_e164", "phone"]
+    assert derived_inputs(ProbabilisticConfig()) == ["phone_e164", "phone", "other_phones_e164"]
     records = spark.createDataFrame([("a", "+34600111222")], "record_key string, phone_e164 string")
 
-    with pytest.raises(ModelError, match=r"lack column\(s\) \['phone'\]"):
+    with pytest.raises(ModelError, match=r"lack column\(s\) \['other_phones_e164', 'phone'\]"):
         prepare_records(records, preparation(ProbabilisticConfig()))
 
 
@@ -193,3 +194,34 @@ def test_similar_email_addresses_are_not_evidence_unless_fuzzy(spark):
     assert sum("jaro" in lv.label_for_charts.lower() for lv in fuzzy.comparison_levels) == 2
     with pytest.raises(ValidationError, match="fuzzy: false is for email"):
         ComparisonSpec(column="first_name_std", kind="name", fuzzy=False)
+
+
+def _phone_level(spark, spec, left, right):
+    levels = _comparison(spec).get_comparison("spark").comparison_levels
+    pair = spark.createDataFrame(
+        [(*left, *right)], "phone_digits_l string, other_phone_digits_l array<string>, "
+                           "phone_digits_r string, other_phone_digits_r array<string>")
+    for level in levels:
+        if level.sql_condition == "ELSE" or pair.selectExpr(
+                f"coalesce({level.sql_condition}, false) AS hit").first().hit:
+            return level.label_for_charts
+    raise AssertionError("no level holds")
+
+
+def test_any_number_of_one_record_meets_any_number_of_the_other(spark):
+    spec = next(c for c in ProbabilisticConfig().comparisons if c.kind == "phone")
+    mobile, home, other = "34600111222", "34915550001", "34699888777"
+    cases = [((mobile, [home]), (mobile, [])),     # the main numbers agree
+             ((mobile, [home]), (home, [])),       # a ticket giving the home number
+             ((other, [home]), (mobile, [home])),  # the further numbers agree
+             ((mobile, None), (other, [])),
+             ((mobile, [home]), (None, [home]))]   # no main number: null, whatever else
+
+    got = [_phone_level(spark, spec, a, b).lower() for a, b in cases]
+
+    assert got[0].startswith("exact match")
+    assert got[1] == got[2] == "a number in common (with other_phone_digits)"
+    assert got[3].startswith("all other")
+    assert "null" in got[4]
+    with pytest.raises(ValidationError, match="others is for phone comparisons"):
+        ComparisonSpec(column="email_std", kind="email", others="x")

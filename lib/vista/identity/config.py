@@ -23,8 +23,8 @@ from vista.identity.linking_config import LinkingConfig
 
 _MATCH_COLUMNS = [
     "ids", "first_name_std", "last_name_std", "full_name_std", "email_std", "phone_e164",
-    "birth_date", "gender", "address_std", "postal_code", "city", "country",
-    "past_identifiers",
+    "other_phones_e164", "birth_date", "gender", "address_std", "postal_code", "city",
+    "country", "past_identifiers",
 ]
 
 

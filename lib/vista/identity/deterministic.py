@@ -53,17 +53,23 @@ def identifier_values(records: DataFrame, cfg: DeterministicConfig) -> DataFrame
         has them, count as its own values.
     """
     agree = list(dict.fromkeys(cfg.guards.agreement_fields + ["first_name_std", "birth_date"]))
-    _require_columns(records, ["record_key", "ids", *agree, *cfg.column_kinds.values()],
-                     "person records")
+    columns = {kind: [c] if isinstance(c, str) else c for kind, c in cfg.column_kinds.items()}
+    _require_columns(records, ["record_key", "ids", *agree, *[c for cs in columns.values()
+                                                               for c in cs]], "person records")
     from_ids = records.select(*agree, "record_key", F.explode("ids").alias("kind", "value"))
     if cfg.id_kinds is not None:
         from_ids = from_ids.where(F.col("kind").isin(cfg.id_kinds))
     elif cfg.exclude_id_kinds:
         from_ids = from_ids.where(~F.col("kind").isin(cfg.exclude_id_kinds))
     parts = [from_ids.select("kind", "value", "record_key", *agree)]
-    for kind, column in cfg.column_kinds.items():
-        parts.append(records.select(F.lit(kind).alias("kind"), F.col(column).alias("value"),
-                                    "record_key", *agree))
+    types = dict(records.dtypes)
+    for kind, cols in columns.items():
+        for column in cols:
+            value = F.col(column)
+            if types[column].startswith("array"):
+                value = F.explode_outer(value)
+            parts.append(records.select(F.lit(kind).alias("kind"), value.alias("value"),
+                                        "record_key", *agree))
     for kind, sql in cfg.expression_kinds.items():
         parts.append(records.select(F.lit(kind).alias("kind"), F.expr(sql).alias("value"),
                                     "record_key", *agree))

@@ -101,7 +101,7 @@ def _record(rng: random.Random, p: dict, n: int, noisy: bool) -> tuple:
     key = f"{source}:{p['pid']}-{n}"
     ids = {"crm_id": p["pid"]} if source == "crm" and rng.random() < 0.2 else {}
     return (key, source, key.split(":")[1], ids, first, last, first, last, f"{first} {last}",
-            email, email, phone, phone, bd, None, street, street, p["postal"], p["city"], "GB",
+            email, email, phone, phone, [], bd, None, street, street, p["postal"], p["city"], "GB",
             None, None, None, None, None, None)
 
 

@@ -9,7 +9,7 @@ The YAML shape (every key optional)::
       deterministic:
         id_kinds: null                 # null = every key of `ids` except exclude_id_kinds
         exclude_id_kinds: [device_id, cookie_id]
-        column_kinds: {email: email_std, phone: phone_e164}
+        column_kinds: {email: email_std, phone: [phone_e164, other_phones_e164]}  # arrays: each
         expression_kinds: {email_key: <email_std without dots / +tag in the local part>}
         guards:
           max_records_per_value: 50    # M: a value on more records is ignored entirely
@@ -33,7 +33,8 @@ The YAML shape (every key optional)::
         max_iterations: 25
         em_max_pairs: null
         prior: {value: null, deterministic_rules: [[email_std]], recall: 0.7}
-        derived_columns: {phone_digits: <digits of phone_e164, else of the phone as delivered>}
+        derived_columns: {phone_digits: <digits of phone_e164, else of the phone as delivered>,
+                          other_phone_digits: <digits of each of other_phones_e164>}
         threshold_match_probability: 0.5   # <= identity.clustering.lone_records.min_probability
         break_lineage: parquet
         vetoes: [{comparison: first_name_std, levels: [0]}, {comparison: birth_date}]
@@ -72,6 +73,10 @@ field each word was entered in."""
 _DIGITS = "regexp_replace(coalesce(phone_e164, phone), '[^0-9]', '')"
 PHONE_DIGITS_SQL = (f"CASE WHEN length({_DIGITS}) >= {PHONE_SUFFIX_DIGITS} "
                     f"AND length(replace({_DIGITS}, left({_DIGITS}, 1), '')) > 0 THEN {_DIGITS} END")
+OTHER_PHONE_DIGITS_SQL = ("filter(transform(coalesce(other_phones_e164, array()), "
+                          "p -> regexp_replace(p, '[^0-9]', '')), "
+                          f"d -> length(d) >= {PHONE_SUFFIX_DIGITS})")
+"""Spark SQL for the digits of a record's further (E.164) phone numbers."""
 """Spark SQL for a record's phone as digits: of its E.164 form, else of the number as the
 source wrote it. A source without a country writes numbers nationally ("113 21 52 991"),
 which no E.164 parser can place; their last digits still meet the E.164 form
@@ -183,8 +188,11 @@ class DeterministicConfig(Section):
 
     id_kinds: list[str] | None = None
     exclude_id_kinds: list[str] = Field(default_factory=lambda: ["device_id", "cookie_id"])
-    column_kinds: dict[str, str] = Field(
-        default_factory=lambda: {"email": "email_std", "phone": "phone_e164"}
+    # kind -> column(s); an array column gives one value per element (a record's
+    # further phone numbers link like its main one).
+    column_kinds: dict[str, str | list[str]] = Field(
+        default_factory=lambda: {"email": "email_std",
+                                 "phone": ["phone_e164", "other_phones_e164"]}
     )
     # kind -> Spark SQL expression on one record: derived identifiers. The default
     # ``email_key`` is the address with dots and a ``+tag`` dropped from the local
@@ -239,7 +247,9 @@ class ComparisonSpec(Section):
             are built from their holder's name ("ana.ruiz@", "anaruiz1987@"), so
             similar addresses mostly repeat what the name comparisons already counted,
             and two namesakes would get that evidence twice.
-        phone: exact / same last ``suffix_digits`` digits.
+        phone: exact / (``others``: an array column of each record's further numbers)
+            any number of one record equals any number of the other / same last
+            ``suffix_digits`` digits.
         address: exact / Jaro-Winkler levels / token Jaccard >= ``jaccard_threshold``.
         postal_code, exact: exact match only.
         jaro_winkler: exact / Jaro-Winkler at ``thresholds``.
@@ -258,6 +268,7 @@ class ComparisonSpec(Section):
     swapped_with: str | None = None
     split_words: bool = False
     suffix_digits: int = Field(PHONE_SUFFIX_DIGITS, ge=3)
+    others: str | None = None
     jaccard_threshold: float = Field(0.5, gt=0, le=1)
     fuzzy: bool = True
 
@@ -266,6 +277,12 @@ class ComparisonSpec(Section):
         if not self.fuzzy and self.kind != "email":
             raise ValueError(f"fuzzy: false is for email comparisons; a {self.kind} "
                              "comparison drops its Jaro-Winkler levels with thresholds: []")
+        return self
+
+    @model_validator(mode="after")
+    def _others_is_for_phone(self) -> ComparisonSpec:
+        if self.others is not None and self.kind != "phone":
+            raise ValueError(f"others is for phone comparisons, not {self.kind}")
         return self
 
     @model_validator(mode="after")
@@ -288,7 +305,7 @@ def _default_comparisons() -> list[ComparisonSpec]:
                        split_words=True),
         ComparisonSpec(column="birth_date", kind="date"),
         ComparisonSpec(column="email_std", kind="email", tf_adjustment=True, fuzzy=False),
-        ComparisonSpec(column="phone_digits", kind="phone"),
+        ComparisonSpec(column="phone_digits", kind="phone", others="other_phone_digits"),
         ComparisonSpec(column="address_std", kind="address", thresholds=[0.9]),
         ComparisonSpec(column="postal_code", kind="postal_code", tf_adjustment=True),
         ComparisonSpec(column="city", kind="exact", tf_adjustment=True),
@@ -376,7 +393,8 @@ class ProbabilisticConfig(Section):
     # name -> Spark SQL expression on one record, computed before blocking and comparing
     # (and stored with the trained model, so predictions derive them the same way).
     derived_columns: dict[str, str] = Field(
-        default_factory=lambda: {"phone_digits": PHONE_DIGITS_SQL})
+        default_factory=lambda: {"phone_digits": PHONE_DIGITS_SQL,
+                                 "other_phone_digits": OTHER_PHONE_DIGITS_SQL})
     u_max_pairs: float = Field(1e6, gt=0)
     u_seed: int | None = 42
     u_num_chunks: int = Field(10, ge=1)  # 1 = no probe phase (small data)

@@ -163,6 +163,12 @@ def _comparison(spec: ComparisonSpec, split: NameSplitConfig | None = None):  # 
             f"size(array_intersect({words_l}, {words_r})) "
             f">= {spec.jaccard_threshold} * size(array_union({words_l}, {words_r}))",
             label_for_charts=f"Token Jaccard >= {spec.jaccard_threshold}"))
+    if spec.kind == "phone" and spec.others:
+        def numbers(side: str) -> str:
+            return f"concat(array({col}_{side}), coalesce({spec.others}_{side}, array()))"
+        levels.append(cll.CustomLevel(
+            f"arrays_overlap({numbers('l')}, {numbers('r')})",
+            label_for_charts=f"A number in common (with {spec.others})"))
     if spec.kind == "phone":
         n = spec.suffix_digits
         levels.append(cll.CustomLevel(
@@ -279,6 +285,7 @@ def model_columns(cfg: LinkingConfig | ProbabilisticConfig) -> list[str]:
     p = _pcfg(cfg)
     cols = [c.column for c in p.comparisons]
     cols += [c.swapped_with for c in p.comparisons if c.swapped_with]
+    cols += [c.others for c in p.comparisons if c.others]
     cols += [keys_column(c.column) for c in p.comparisons if c.kind == "name" and c.nicknames]
     if p.name_split is not None and any(c.split_words for c in p.comparisons):
         cols.append(p.name_split.flag)

@@ -193,6 +193,10 @@ class OutputConfig(Section):
             and the ``*_std`` columns are derived.
         ids: Id kind -> FieldMap; defaults to the source's ``ids``.
         attrs: Extra source fields kept in the ``attrs`` map (name -> FieldMap).
+        other_phones: (person) Further phone numbers of the person besides ``phone``
+            (a home landline, a work number), each a FieldMap. They are standardised like
+            ``phone`` into ``other_phones_e164``, and identity resolution matches any
+            number of one record against any number of another.
     """
 
     entity: Entity
@@ -200,6 +204,7 @@ class OutputConfig(Section):
     mapping: dict[str, FieldMap] = Field(default_factory=dict)
     ids: dict[str, FieldMap] | None = None
     attrs: dict[str, FieldMap] = Field(default_factory=dict)
+    other_phones: list[FieldMap] = Field(default_factory=list)
 
 
 class SourceConfig(Section):

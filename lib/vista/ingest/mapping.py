@@ -59,7 +59,8 @@ HELPER_FIELDS: dict[str, dict[str, T.DataType]] = {
 #: Columns vista derives; a mapping may not set them.
 DERIVED: dict[str, set[str]] = {
     "person": {"record_key", "source", "ids", "attrs", "batch_id", "first_name_std",
-               "last_name_std", "full_name_std", "email_std", "phone_e164", "address_std"},
+               "last_name_std", "full_name_std", "email_std", "phone_e164", "other_phones_e164",
+               "address_std"},
     "order": {"order_key", "source", "ids", "attrs", "batch_id", "amount_reporting"},
     "order_line": {"order_key", "source", "attrs", "batch_id", "amount_reporting"},
     "interaction": {"event_key", "source", "ids", "attrs", "batch_id"},
@@ -94,9 +95,11 @@ def check_output(source: SourceConfig, out: OutputConfig) -> list[str]:
     missing = sorted(MUST_MAP[out.entity] - set(out.mapping))
     if missing:
         problems.append(f"{out.entity} mapping must give {missing}")
-    for spec in out.mapping.values():
+    for spec in [*out.mapping.values(), *out.other_phones]:
         if isinstance(spec, FieldSpec) and spec.field and spec.field not in source.schema_:
             problems.append(f"mapping field '{spec.field}' is not in the schema")
+    if out.other_phones and out.entity != "person":
+        problems.append(f"other_phones is for person outputs, not {out.entity}")
     return problems
 
 
@@ -173,11 +176,22 @@ def currency_column(src: SourceConfig, raw_fields: set[str]) -> Column:
     return F.lit((src.currency or "").upper())
 
 
-def _person(src: SourceConfig, c: dict[str, Column]) -> dict[str, Column]:
+def _other_phones(numbers: list[Column], primary: Column, region: Column) -> Column:
+    """The distinct standardised ``numbers`` other than ``primary`` (empty when none)."""
+    if not numbers:
+        return F.array().cast("array<string>")
+    std = F.array(*[std_phone_e164(n, region) for n in numbers])
+    # no lambda (filter) here: Spark refuses a Python UDF inside a higher-order function
+    return F.array_except(std, F.array(F.lit(None).cast("string"), primary))
+
+
+def _person(src: SourceConfig, c: dict[str, Column],
+            other_phones: list[Column]) -> dict[str, Column]:
     country = std_country(c["country"], default=src.default_country)
     region = F.coalesce(country, F.lit(src.default_region or src.default_country))
     first, last = std_name(c["first_name"]), std_name(c["last_name"])
     full = c.get("full_name")
+    phone = std_phone_e164(c["phone"], region)
     return {
         "record_key": F.concat_ws(":", F.lit(src.key_namespace), c["source_record_id"]),
         "first_name_std": first,
@@ -185,7 +199,8 @@ def _person(src: SourceConfig, c: dict[str, Column]) -> dict[str, Column]:
         "full_name_std": std_name(full) if full is not None else F.when(
             first.isNotNull() | last.isNotNull(), F.concat_ws(" ", first, last)),
         "email_std": std_email(c["email"]),
-        "phone_e164": std_phone_e164(c["phone"], region),
+        "phone_e164": phone,
+        "other_phones_e164": _other_phones(other_phones, phone, region),
         "address_std": std_address(c["address"]),
         "postal_code": std_postal_code(c["postal_code"], country),
         "country": country,
@@ -233,7 +248,8 @@ def to_canonical(src: SourceConfig, out: OutputConfig, cfg: IngestConfig,
         }
         if out.entity == "person":
             c["source_record_id"] = F.coalesce(c["source_record_id"], rid)
-            derived.update(_person(src, c))
+            derived.update(_person(src, c, [typed_column(s, raw_fields, T.StringType())
+                                            for s in out.other_phones]))
         elif out.entity == "order":
             c["order_id"] = F.coalesce(c["order_id"], rid)
             derived["order_key"] = F.concat_ws(":", ns, c["order_id"])

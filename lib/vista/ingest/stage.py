@@ -48,8 +48,8 @@ def validate_sources(cfg: IngestConfig) -> None:
 
 #: Canonical columns holding personal data: never shown in quality examples.
 PII_COLUMNS = ("first_name", "last_name", "first_name_std", "last_name_std", "full_name_std",
-               "email", "email_std", "phone", "phone_e164", "birth_date", "address",
-               "address_std", "postal_code")
+               "email", "email_std", "phone", "phone_e164", "other_phones_e164", "birth_date",
+               "address", "address_std", "postal_code")
 
 
 def make_gates(ctx: RunContext, data_docs_dir: str) -> tuple[Callable, silver.Gate]:
