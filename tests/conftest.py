@@ -13,16 +13,6 @@ import pytest
 os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)  # executors use this venv
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under ``pytest -n N --dist loadgroup``, keep each test file on one worker (its
-    module fixtures, a trained model, are built once) and every test that reads the demo
-    run on the same worker (the demo runs once)."""
-    for item in items:
-        demo = "demo_run" in getattr(item, "fixturenames", ())
-        group = "demo" if demo else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(scope="session")
 def scratch_dir() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="vista-tests-"))
