@@ -167,14 +167,19 @@ def test_derived_columns_name_their_inputs_for_a_clear_error(spark):
 
 
 
-def _email_level(spark, spec, left, right):
+def _level(spark, spec, schema, values):
+    """The label of the comparison level a pair (``values`` in ``schema``) lands on."""
     levels = _comparison(spec).get_comparison("spark").comparison_levels
-    pair = spark.createDataFrame([(left, right)], "email_std_l string, email_std_r string")
+    pair = spark.createDataFrame([values], schema)
     for level in levels:  # Splink checks the levels in order; the first that holds wins
         if level.sql_condition == "ELSE" or pair.selectExpr(
                 f"coalesce({level.sql_condition}, false) AS hit").first().hit:
             return level.label_for_charts
     raise AssertionError("no level holds")
+
+
+def _email_level(spark, spec, left, right):
+    return _level(spark, spec, "email_std_l string, email_std_r string", (left, right))
 
 
 def test_similar_email_addresses_are_not_evidence_unless_fuzzy(spark):
@@ -197,15 +202,9 @@ def test_similar_email_addresses_are_not_evidence_unless_fuzzy(spark):
 
 
 def _phone_level(spark, spec, left, right):
-    levels = _comparison(spec).get_comparison("spark").comparison_levels
-    pair = spark.createDataFrame(
-        [(*left, *right)], "phone_digits_l string, other_phone_digits_l array<string>, "
-                           "phone_digits_r string, other_phone_digits_r array<string>")
-    for level in levels:
-        if level.sql_condition == "ELSE" or pair.selectExpr(
-                f"coalesce({level.sql_condition}, false) AS hit").first().hit:
-            return level.label_for_charts
-    raise AssertionError("no level holds")
+    return _level(spark, spec, "phone_digits_l string, other_phone_digits_l array<string>, "
+                               "phone_digits_r string, other_phone_digits_r array<string>",
+                  (*left, *right))
 
 
 def test_any_number_of_one_record_meets_any_number_of_the_other(spark):
