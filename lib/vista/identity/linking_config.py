@@ -366,6 +366,8 @@ class ProbabilisticConfig(Section):
     blocking_rules: list[BlockingRule] = Field(
         default_factory=lambda: [
             [FIRST_WORD.format("first_name_std"), FIRST_WORD.format("last_name_std")],
+            # a typo past a first name's third letter ("margarita" / "margaria")
+            ["substring(first_name_std, 1, 3)", FIRST_WORD.format("last_name_std")],
             [FIRST_WORD.format("last_name_std"), "birth_date"],
             [FIRST_WORD.format("first_name_std"), "birth_date"],
             ["email_std"],
