@@ -9,7 +9,7 @@ The YAML shape (every key optional)::
       deterministic:
         id_kinds: null                 # null = every key of `ids` except exclude_id_kinds
         exclude_id_kinds: [device_id, cookie_id]
-        column_kinds: {email: email_std, phone: [phone_e164, other_phones_e164]}  # arrays: each
+        column_kinds: {email: email_std, phone: [phone_e164, other_phones_e164]}  # array: each
         expression_kinds: {email_key: <email_std without dots / +tag in the local part>}
         guards:
           max_records_per_value: 50    # M: a value on more records is ignored entirely
@@ -73,15 +73,15 @@ field each word was entered in."""
 _DIGITS = "regexp_replace(coalesce(phone_e164, phone), '[^0-9]', '')"
 PHONE_DIGITS_SQL = (f"CASE WHEN length({_DIGITS}) >= {PHONE_SUFFIX_DIGITS} "
                     f"AND length(replace({_DIGITS}, left({_DIGITS}, 1), '')) > 0 THEN {_DIGITS} END")
-OTHER_PHONE_DIGITS_SQL = ("filter(transform(coalesce(other_phones_e164, array()), "
-                          "p -> regexp_replace(p, '[^0-9]', '')), "
-                          f"d -> length(d) >= {PHONE_SUFFIX_DIGITS})")
-"""Spark SQL for the digits of a record's further (E.164) phone numbers."""
 """Spark SQL for a record's phone as digits: of its E.164 form, else of the number as the
 source wrote it. A source without a country writes numbers nationally ("113 21 52 991"),
 which no E.164 parser can place; their last digits still meet the E.164 form
 ("+541132152991") of another source. Fewer digits than the suffix, or one repeated digit (a
 placeholder such as 000000000) gives null."""
+OTHER_PHONE_DIGITS_SQL = ("filter(transform(coalesce(other_phones_e164, array()), "
+                          "p -> regexp_replace(p, '[^0-9]', '')), "
+                          f"d -> length(d) >= {PHONE_SUFFIX_DIGITS})")
+"""Spark SQL for the digits of a record's further (E.164) phone numbers."""
 
 
 def _cross_rule(left: str, right: str) -> str:

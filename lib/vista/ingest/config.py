@@ -194,7 +194,8 @@ class OutputConfig(Section):
         ids: Id kind -> FieldMap; defaults to the source's ``ids``.
         attrs: Extra source fields kept in the ``attrs`` map (name -> FieldMap).
         other_phones: (person) Further phone numbers of the person besides ``phone``
-            (a home landline, a work number), each a FieldMap. They are standardised like
+            (a work number, a second mobile; not a household's landline, which would tie
+            a family together), each a FieldMap. They are standardised like
             ``phone`` into ``other_phones_e164``, and identity resolution matches any
             number of one record against any number of another.
     """
