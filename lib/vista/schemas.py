@@ -32,7 +32,7 @@ PERSON_RECORDS = T.StructType(
         T.StructField("email_std", T.StringType(), True),  # lower-cased, trimmed, valid or null
         T.StructField("phone", T.StringType(), True),  # as delivered
         T.StructField("phone_e164", T.StringType(), True),
-        # the record's further numbers (home, work ...), E.164, without phone_e164
+        # the person's further numbers (work, second mobile), E.164, without phone_e164
         T.StructField("other_phones_e164", T.ArrayType(T.StringType()), True),
         T.StructField("birth_date", T.DateType(), True),
         T.StructField("gender", T.StringType(), True),

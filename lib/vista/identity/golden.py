@@ -107,9 +107,9 @@ def golden_records(
         aggs.append(F.min_by(F.col(src), key).alias(name))
     aggs += [
         F.array_sort(F.collect_set("email_std")).alias("emails"),
-        F.array_sort(F.array_distinct(F.filter(F.flatten(F.collect_list(F.concat(
+        F.array_sort(F.array_compact(F.array_distinct(F.flatten(F.collect_set(F.concat(
             F.array("phone_e164"), F.coalesce("other_phones_e164", F.array().cast("array<string>"))
-        ))), lambda x: x.isNotNull()))).alias("phones"),
+        )))))).alias("phones"),
         F.array_sort(F.collect_set("record_key")).alias("record_keys"),
         F.array_sort(F.collect_set("source")).alias("sources"),
         F.count("*").alias("n_records"),
