@@ -28,8 +28,9 @@ def spark(scratch_dir: Path):
     cfg = SparkConfig(
         app_name="vista-tests",
         master="local[2]",
-        # one JVM runs every stage of the whole suite, many times over
-        driver_memory="4g",
+        # one JVM runs every stage of the whole suite, many times over; a run of a few
+        # test files may ask for less (VISTA_TEST_DRIVER_MEMORY=2g)
+        driver_memory=os.environ.get("VISTA_TEST_DRIVER_MEMORY", "4g"),
         shuffle_partitions=2,
         checkpoint_dir=str(scratch_dir / "checkpoints"),
         conf={
