@@ -14,6 +14,7 @@ from vista.config.models import (
 )
 from vista.identity.config import IdentityConfig
 from vista.ingest.config import IngestConfig
+from vista.segments.config import SegmentsConfig
 
 __all__ = ["STAGE_NAMES", "DemoConfig", "VistaConfig"]
 
@@ -37,3 +38,4 @@ class VistaConfig(Section):
     demo: DemoConfig = Field(default_factory=DemoConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
