@@ -107,3 +107,40 @@ def test_readme_add_your_own_source_example_is_valid_config(tmp_path: Path) -> N
     (source,) = cfg.ingest.sources
     assert source.name == "helpdesk"
     assert [o.entity for o in source.outputs] == ["person", "interaction"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "is empty"),
+    ("  \n\n", "is empty"),
+    ("# only a comment\n# and another\n", "is empty"),
+    ("- lake\n- ingest\n", "must hold a mapping of sections"),
+    ("include:\nlake: {engine: auto}\n", "include names no file"),
+    ("include: []\n", "include names no file"),
+    ("include: [blank.yaml]\n", "blank.yaml is empty"),
+])
+def test_an_empty_or_shapeless_file_is_an_error_not_the_defaults(
+        tmp_path: Path, text: str, message: str) -> None:
+    write(tmp_path / "blank.yaml", "# nothing here yet\n")
+    conf = write(tmp_path / "c.yaml", text)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(conf, env={})
+    assert len(info.value.problems) == 1
+    assert "\n" not in str(info.value)
+
+
+def test_run_on_an_empty_config_exits_with_one_line_and_writes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from vista.cli import main
+
+    empty = write(tmp_path / "empty.yaml", "\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("VISTA_CONF", raising=False)
+    for command in (["run", "--conf", str(empty)], ["config", "--conf", str(empty)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.splitlines() == [
+            f"vista: a problem in the configuration in {empty}: <root>: empty.yaml is empty "
+            "(or holds only comments); expected a mapping of sections such as lake:, ingest:; "
+            "run without --conf for the defaults"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.yaml"]  # no .vista/ lake

@@ -36,6 +36,9 @@ class ConfigError(VistaError):
         self.problems = list(problems)
         self.source = source
         where = f" in {source}" if source else ""
+        if len(self.problems) == 1:  # one problem, one line
+            super().__init__(f"a problem in the configuration{where}: {self.problems[0]}")
+            return
         lines = [f"{len(self.problems)} problem(s) in the configuration{where}:"]
         lines += [f"  - {p}" for p in self.problems]
         super().__init__("\n".join(lines))

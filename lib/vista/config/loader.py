@@ -50,25 +50,52 @@ def _read_yaml(path: Path, problems: list[ConfigProblem], seen: set[Path]) -> di
         problems.append(ConfigProblem("", f"config file {path.name!s} not found"))
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problems.append(ConfigProblem("", f"{path.name} is not valid YAML{where}: {exc}"))
         return {}
-    if not isinstance(data, dict):
-        problems.append(ConfigProblem("", f"{path.name} must hold a mapping of sections"))
+    if data is None:
+        # an empty file is a mistake (a wrong path, a failed template), not "use the defaults"
+        problems.append(ConfigProblem("", f"{path.name} is empty (or holds only comments); "
+                                          f"expected a mapping of sections such as lake:, "
+                                          f"ingest:; run without --conf for the defaults"))
         return {}
-    includes = data.pop("include", []) or []
-    if isinstance(includes, str):
-        includes = [includes]
+    if not isinstance(data, dict):
+        problems.append(ConfigProblem("", f"{path.name} must hold a mapping of sections "
+                                          f"(lake:, ingest:, ...), found {type(data).__name__}"))
+        return {}
     merged: dict[str, Any] = {}
-    for i, inc in enumerate(includes):
-        if not isinstance(inc, str):
-            problems.append(ConfigProblem(f"include[{i}]", "expected a file path string"))
-            continue
+    for inc in _includes(data, path, problems):
         merged = deep_merge(merged, _read_yaml(path.parent / inc, problems, seen))
     return deep_merge(merged, data)
+
+
+def _includes(data: dict[str, Any], path: Path, problems: list[ConfigProblem]) -> list[str]:
+    """The files ``data``'s ``include:`` names (popped); a problem for each bad entry.
+
+    An ``include:`` that names nothing (null, an empty list or an empty string) is a
+    problem: the file meant to bring in sections that are not there.
+    """
+    if "include" not in data:
+        return []
+    includes = data.pop("include")
+    if isinstance(includes, str):
+        includes = [includes]
+    if not includes or not isinstance(includes, list):
+        problems.append(ConfigProblem("include", f"{path.name}: include names no file; expected "
+                                                 f"a path or a list of paths (found "
+                                                 f"{includes!r})"))
+        return []
+    out = []
+    for i, inc in enumerate(includes):
+        if not isinstance(inc, str) or not inc.strip():
+            problems.append(ConfigProblem(f"include[{i}]",
+                                          f"expected a file path string, found {inc!r}"))
+        else:
+            out.append(inc)
+    return out
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

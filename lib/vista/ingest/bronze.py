@@ -38,7 +38,12 @@ log = logging.getLogger(__name__)
 
 _SPARK_FORMAT = {"csv": "csv", "jsonl": "json", "json": "json", "parquet": "parquet"}
 _DEFAULT_OPTIONS: dict[str, dict[str, str]] = {
-    "csv": {"header": "true", "mode": "PERMISSIVE", "multiLine": "false"},
+    # standard CSV (RFC 4180): a quote inside a quoted field is doubled ("a ""b"" c") and
+    # a quoted field may hold line breaks; Spark's own default escape is the backslash,
+    # which mis-reads such rows. A row with more or fewer fields than the header is
+    # a corrupt record (quarantined with its raw line), never shifted into other columns.
+    "csv": {"header": "true", "mode": "PERMISSIVE", "quote": '"', "escape": '"',
+            "multiLine": "true"},
     "jsonl": {"mode": "PERMISSIVE"},
     "json": {"mode": "PERMISSIVE", "multiLine": "true"},
     "parquet": {},
@@ -95,15 +100,21 @@ def read_schema_ddl(src: SourceConfig) -> str:
 
 
 def reader_options(src: SourceConfig, cfg: IngestConfig) -> dict[str, str]:
-    """Reader options: safe defaults per format, then the source's own."""
+    """Reader options: safe defaults per format, then the source's own.
+
+    CSV defaults to the standard dialect (RFC 4180): ``"`` as quote and escape
+    character, quoted fields may span lines, a header row. A source overrides any of
+    them in ``options`` (names compare ignoring case, as in Spark).
+    """
     opts = dict(_DEFAULT_OPTIONS.get(src.format, {}))
     if src.format in ("csv", "jsonl", "json"):
         opts["columnNameOfCorruptRecord"] = CORRUPT_COLUMN
     if cfg.max_files_per_trigger:
         opts["maxFilesPerTrigger"] = str(cfg.max_files_per_trigger)
-    opts.update({k: str(v).lower() if isinstance(v, bool) else str(v)
-                 for k, v in src.options.items()})
-    return opts
+    own = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in src.options.items()}
+    # Spark's option names are case-blind: the source's `multiline` replaces `multiLine`
+    given = {k.lower() for k in own}
+    return {**{k: v for k, v in opts.items() if k.lower() not in given}, **own}
 
 
 def with_lineage(df: DataFrame, src: SourceConfig, batch_id: int) -> DataFrame:

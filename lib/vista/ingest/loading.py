@@ -24,8 +24,13 @@ def load_ingest_config(path: str | Path, inputs_root: str | None = None) -> Inge
     Raises:
         ConfigError: Every problem found, each with its key path.
     """
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    section = dict(data.get("ingest", {}))
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    section = data.get("ingest") if isinstance(data, dict) else None
+    if not isinstance(section, dict):
+        found = "an empty file" if data is None else f"{type(section or data).__name__}"
+        raise ConfigError([ConfigProblem("ingest", f"expected an `ingest:` mapping of "
+                                                   f"sources, found {found}")], source=str(path))
+    section = dict(section)
     if inputs_root is not None:
         section["inputs_root"] = inputs_root
     from vista.config.loader import key_path  # late: vista.config imports this package
