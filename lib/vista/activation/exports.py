@@ -1,0 +1,244 @@
+"""Exports: full or changes-only files per destination, with a state table of fingerprints.
+
+The state table (``activation.state_table``) holds, per destination and key, the
+fingerprint of what the last *successful* export sent. An export:
+
+1. builds the rows the destination should hold now (:mod:`vista.activation.rows`) and
+   drops those without consent to its purpose;
+2. compares them with the state by a full outer join on the key: a key only now is an
+   ``add``, a key only in the state a ``remove`` (consent withdrawn, customer erased or
+   merged, left a segment filter), a different fingerprint a ``change``;
+3. writes the files (``full``: every row; ``changes``: adds and changes with their
+   values, removals as the key alone) into a new folder ``<path>/<export id>``;
+4. only then merges the adds, changes and removals into the state. A write that fails
+   leaves the state as it was, so the next run emits the same changes again.
+
+A dry run does steps 1-2 and reports the counts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from vista.activation.config import ActivationConfig, DestinationConfig
+from vista.activation.errors import ActivationError
+from vista.activation.rows import (
+    ALLOWED,
+    FINGERPRINT,
+    KEY,
+    UID,
+    destination_rows,
+    fingerprint,
+    for_csv,
+)
+from vista.lake import Lake
+
+log = logging.getLogger(__name__)
+
+CHANGE = "change"  # add | change | remove | same: the column in changes-only files
+_PREV, _PREV_UID = "__prev_fingerprint", "__prev_uid"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What one destination's export did.
+
+    Attributes:
+        destination: Its name.
+        mode: ``full`` or ``changes``.
+        export_id: The folder name of this export (the run id).
+        path: Folder written (``None`` on a dry run or when nothing was written).
+        exported: Rows written to the file (removals included).
+        added: Keys new since the last successful export.
+        changed: Keys whose values changed.
+        removed: Keys that are no longer eligible (removal rows).
+        unchanged: Keys exported before with the same values.
+        withheld: Customers left out for lack of consent to the destination's purpose.
+        dry_run: Nothing was written.
+    """
+
+    destination: str
+    mode: str
+    export_id: str
+    path: str | None
+    exported: int
+    added: int
+    changed: int
+    removed: int
+    unchanged: int
+    withheld: int
+    dry_run: bool = False
+
+    def metrics(self) -> dict[str, int | str | None]:
+        """The manifest entry (counts and where the files went)."""
+        return {k: v for k, v in asdict(self).items() if k != "destination"}
+
+
+def destination_path(cfg: ActivationConfig, dest: DestinationConfig) -> str:
+    """The destination's export folder (relative paths under ``exports_root``)."""
+    path = dest.path or dest.name
+    if "://" in path or path.startswith("/") or path.startswith("file:"):
+        return path.rstrip("/")
+    return f"{cfg.exports_root.rstrip('/')}/{path.strip('/')}"
+
+
+def _state(lake: Lake, cfg: ActivationConfig, dest: DestinationConfig) -> DataFrame | None:
+    if not lake.exists(cfg.state_table):
+        return None
+    return (lake.read(cfg.state_table).where(F.col("destination") == dest.name)
+            .select(F.col("key").alias(KEY), F.col("fingerprint").alias(_PREV),
+                    F.col("uid").alias(_PREV_UID)))
+
+
+def diff(current: DataFrame, previous: DataFrame | None) -> DataFrame:
+    """Every key of ``current`` and ``previous`` with its ``change`` kind.
+
+    Args:
+        current: ``__key``, ``__fingerprint`` and the exported columns (eligible rows only).
+        previous: ``__key``, ``__prev_fingerprint``, ``__prev_uid`` from the state (None:
+            first export).
+
+    Returns:
+        ``current``'s columns (null for removals, except ``uid``: a removal keeps the UID
+        it was exported for) and ``change``.
+    """
+    if previous is None:
+        return current.withColumn(CHANGE, F.lit("add"))
+    joined = current.join(previous, on=KEY, how="full_outer").withColumn(
+        UID, F.coalesce(F.col(UID), F.col(_PREV_UID)))
+    kind = (F.when(F.col(_PREV).isNull(), F.lit("add"))
+            .when(F.col(FINGERPRINT).isNull(), F.lit("remove"))
+            .when(F.col(FINGERPRINT) != F.col(_PREV), F.lit("change"))
+            .otherwise(F.lit("same")))
+    return joined.withColumn(CHANGE, kind).drop(_PREV, _PREV_UID)
+
+
+def _write(df: DataFrame, fmt: str, path: str) -> None:
+    writer = df.coalesce(1).write.mode("errorifexists")
+    if fmt == "csv":
+        for_csv(df).coalesce(1).write.mode("errorifexists").option("header", "true").csv(path)
+    elif fmt == "parquet":
+        writer.parquet(path)
+    else:
+        writer.json(path)
+
+
+def _discard(spark, path: str) -> None:  # noqa: ANN001 - SparkSession
+    """Best-effort removal of a failed export's partial folder."""
+    try:
+        jvm = spark.sparkContext._jvm
+        hpath = jvm.org.apache.hadoop.fs.Path(path)
+        hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(hpath, True)
+    except Exception as exc:  # never mask the write error
+        log.warning("export: could not remove the partial folder of a failed export: %s",
+                    type(exc).__name__)
+
+
+def _advance_state(lake: Lake, cfg: ActivationConfig, dest: DestinationConfig,
+                   delta: DataFrame, export_id: str) -> None:
+    """Merge adds, changes and removals into the state (removals delete the key)."""
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    rows = delta.where(F.col(CHANGE) != "same").select(
+        F.lit(dest.name).alias("destination"), F.col(KEY).alias("key"), F.col(UID).alias("uid"),
+        F.col(FINGERPRINT).alias("fingerprint"), F.lit(export_id).alias("export_id"),
+        F.lit(now).cast("timestamp").alias("exported_at"),
+        (F.col(CHANGE) == "remove").alias("__removed"))
+    lake.merge(cfg.state_table, rows, keys=["destination", "key"], delete_when="__removed")
+
+
+def export_destination(lake: Lake, cfg: ActivationConfig, dest: DestinationConfig,
+                       export_id: str, *, dry_run: bool = False) -> ExportResult:
+    """Export one destination (see the module docstring for the steps).
+
+    Args:
+        lake: The lake (profile, golden record, segment tables, state table).
+        cfg: The activation section.
+        dest: The destination.
+        export_id: Names this export's folder and its state rows (the run id).
+        dry_run: Count only; write neither files nor state.
+
+    Returns:
+        The counts of this export.
+
+    Raises:
+        ActivationError: A table or column the destination names does not exist, or the
+            files could not be written (the state is then unchanged).
+    """
+    built = destination_rows(lake, cfg, dest)
+    rows = built.rows.withColumn(FINGERPRINT, fingerprint(built.columns))
+    delta = diff(rows.where(F.col(ALLOWED)).drop(ALLOWED), _state(lake, cfg, dest))
+    delta = delta.persist()
+    try:
+        counts = {r[CHANGE]: int(r["n"]) for r in
+                  delta.groupBy(CHANGE).agg(F.count(F.lit(1)).alias("n")).collect()}
+        withheld = built.rows.where(~F.col(ALLOWED)).select(UID).distinct().count()
+        if dest.mode == "full":
+            out = delta.where(F.col(CHANGE) != "remove")
+        else:
+            out = delta.where(F.col(CHANGE) != "same")
+        cols = [F.col(KEY).alias(built.key_column), *[F.col(f"`{c}`") for c in built.columns]]
+        if dest.mode == "changes":
+            cols.append(F.col(CHANGE))
+        exported = (counts.get("add", 0) + counts.get("change", 0) + counts.get("remove", 0)
+                    if dest.mode == "changes" else
+                    counts.get("add", 0) + counts.get("change", 0) + counts.get("same", 0))
+        path = None
+        if not dry_run:
+            path = f"{destination_path(cfg, dest)}/{export_id}"
+            try:
+                _write(out.select(*cols), dest.format, path)
+            except Exception as exc:
+                _discard(lake.spark, path)
+                raise ActivationError(
+                    f"export to destination {dest.name!r} failed while writing its "
+                    f"{dest.format} files ({type(exc).__name__}); its export state was not "
+                    f"advanced, so the next run emits these changes again.") from exc
+            _advance_state(lake, cfg, dest, delta, export_id)
+    finally:
+        delta.unpersist()
+    result = ExportResult(
+        destination=dest.name, mode=dest.mode, export_id=export_id, path=path,
+        exported=exported, added=counts.get("add", 0), changed=counts.get("change", 0),
+        removed=counts.get("remove", 0), unchanged=counts.get("same", 0), withheld=int(withheld),
+        dry_run=dry_run)
+    log.info("export %s (%s%s): %d row(s) written; %d added, %d changed, %d removed, "
+             "%d withheld for consent", dest.name, dest.mode, ", dry run" if dry_run else "",
+             0 if dry_run else exported, result.added, result.changed, result.removed, withheld)
+    return result
+
+
+def export_all(lake: Lake, cfg: ActivationConfig, export_id: str, *,
+               names: list[str] | None = None, dry_run: bool = False) -> list[ExportResult]:
+    """Export every enabled destination (or the ones named), one after the other.
+
+    A destination that fails does not stop the others; the failures are raised together
+    at the end.
+
+    Raises:
+        ActivationError: A named destination is unknown, or exports failed.
+    """
+    from vista.activation.errors import ExportFailed
+
+    if names:
+        unknown = [n for n in names if n not in {d.name for d in cfg.destinations}]
+        if unknown:
+            raise ActivationError(f"unknown destination(s) {unknown}; configured: "
+                                  f"{[d.name for d in cfg.destinations]}")
+        dests = [cfg.destination(n) for n in names]
+    else:
+        dests = [d for d in cfg.destinations if d.enabled]
+    results, failures = [], []
+    for dest in dests:
+        try:
+            results.append(export_destination(lake, cfg, dest, export_id, dry_run=dry_run))
+        except ActivationError as exc:
+            log.error("export %s failed: %s", dest.name, exc)
+            failures.append(str(exc))
+    if failures:
+        raise ExportFailed(f"{len(failures)} destination(s) failed:\n  - " + "\n  - ".join(failures))
+    return results
