@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from vista.activation.config import ActivationConfig
 from vista.config.models import (
     STAGE_NAMES,
     LakeConfig,
@@ -38,4 +39,5 @@ class VistaConfig(Section):
     demo: DemoConfig = Field(default_factory=DemoConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    activation: ActivationConfig = Field(default_factory=ActivationConfig)
     segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
