@@ -1,0 +1,224 @@
+"""Activity keyed to UIDs: every order, order line and interaction gets its person's UID.
+
+An order or interaction carries an ``ids`` map (id kind -> value) from its source's
+``ids:`` config, and so does every person record. A ``(kind, value)`` pair therefore
+leads to person records, and through ``silver/identity_graph`` to UIDs. Rows that carry
+only a device (cookie) id reach a UID through ``silver/identity_devices``: the devices
+identity saw with the accounts of exactly one UID.
+
+Per row, the candidates of the strongest evidence decide (a person record's id before a
+device). When they agree on one UID the row is attributed, and ``attributed_by`` names
+the id kind that gave it. When they point at several UIDs the row is *not* guessed:
+it stays unattributed with reason ``ambiguous``, unless
+``profile.attribution.kind_priority`` names a kind that alone points at one UID.
+
+Nothing here knows a source's name: only the id kinds of the config and the data.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from vista.profile.config import AttributionConfig
+
+log = logging.getLogger(__name__)
+
+#: Reasons an activity row stays anonymous (``gold/unattributed_activity.reason``).
+NO_IDS = "no_ids"
+UNKNOWN_ID = "unknown_id"
+AMBIGUOUS = "ambiguous"
+
+_PERSON, _DEVICE = 0, 1  # evidence tiers: the lower decides
+
+
+@dataclass(frozen=True)
+class Attributed:
+    """The activity tables of one run.
+
+    Attributes:
+        orders: ``silver/orders`` columns plus ``uid`` and ``attributed_by``.
+        order_lines: ``silver/order_lines`` columns plus ``uid``, ``ts`` and ``channel``
+            (the order's).
+        interactions: ``silver/interactions`` columns plus ``uid`` and ``attributed_by``.
+        unattributed: ``entity, key, source, ts, reason`` of the rows left anonymous.
+    """
+
+    orders: DataFrame
+    order_lines: DataFrame
+    interactions: DataFrame
+    unattributed: DataFrame
+
+
+def id_uids(records: DataFrame, graph: DataFrame) -> DataFrame:
+    """Every ``(kind, value)`` a person record carries, with the UID(s) it leads to.
+
+    Args:
+        records: Person records (``record_key``, ``ids``).
+        graph: ``silver/identity_graph`` (``record_key``, ``uid``).
+
+    Returns:
+        Distinct ``kind, value, uid`` rows; a value of several people has several rows.
+    """
+    pairs = records.select("record_key", F.explode("ids").alias("kind", "value"))
+    return (
+        pairs.where(_present(F.col("value")))
+        .join(graph.select("record_key", "uid"), on="record_key", how="inner")
+        .select("kind", F.trim("value").alias("value"), "uid")
+        .distinct()
+    )
+
+
+def _present(value: Column) -> Column:
+    return value.isNotNull() & (F.length(F.trim(value)) > 0)
+
+
+def _row_ids(activity: DataFrame, key: str) -> DataFrame:
+    return (activity.select(F.col(key).alias("key"), F.explode("ids").alias("kind", "value"))
+            .where(_present(F.col("value")))
+            .select("key", "kind", F.trim("value").alias("value")))
+
+
+def _candidates(activity: DataFrame, key: str, ids: DataFrame, devices: DataFrame | None,
+                device_kinds: dict[str, str]) -> DataFrame:
+    """``key, kind, uid, tier``: every UID a row's ids lead to."""
+    row_ids = _row_ids(activity, key)
+    cands = row_ids.join(ids, on=["kind", "value"], how="inner").select(
+        "key", "kind", "uid", F.lit(_PERSON).alias("tier"))
+    if devices is not None and device_kinds:
+        prefix = F.element_at(F.create_map(*[F.lit(x) for kv in device_kinds.items()
+                                            for x in kv]), F.col("kind"))
+        dev = (row_ids.where(F.col("kind").isin(list(device_kinds)))
+               .select("key", "kind", F.concat(prefix, F.lit(":"), "value").alias("device_key"))
+               .join(devices.select("device_key", "uid"), on="device_key", how="inner")
+               .select("key", "kind", "uid", F.lit(_DEVICE).alias("tier")))
+        cands = cands.unionByName(dev)
+    return cands
+
+
+def resolve(activity: DataFrame, key: str, ids: DataFrame, devices: DataFrame | None,
+            cfg: AttributionConfig, device_kinds: dict[str, str]) -> DataFrame:
+    """One row per activity key: ``key, uid, attributed_by, reason``.
+
+    ``uid`` is null when the row stays anonymous; ``reason`` then says why
+    (``no_ids``, ``unknown_id`` or ``ambiguous``).
+
+    Args:
+        activity: Rows with ``key`` and an ``ids`` map.
+        key: The key column (``order_key`` or ``event_key``).
+        ids: :func:`id_uids`.
+        devices: ``device_key, uid`` (``silver/identity_devices``), or None.
+        cfg: The attribution rules.
+        device_kinds: Id kind -> device-key prefix.
+    """
+    cands = _candidates(activity, key, ids, devices, device_kinds)
+    best = cands.groupBy("key").agg(F.min("tier").alias("best"))
+    per_kind = (
+        cands.join(best, on="key", how="inner").where(F.col("tier") == F.col("best"))
+        .groupBy("key", "kind")
+        .agg(F.collect_set("uid").alias("uids"), F.min("uid").alias("uid_k"))
+    )
+    priority = F.array(*[F.lit(k) for k in cfg.kind_priority]) if cfg.kind_priority \
+        else F.array().cast("array<string>")
+    rank = F.array_position(priority, F.col("kind"))
+    one = F.size("uids") == 1
+    decided = per_kind.groupBy("key").agg(
+        F.size(F.array_distinct(F.flatten(F.collect_list("uids")))).alias("n"),
+        F.min("uid_k").alias("uid_any"),
+        F.min_by(F.col("kind"), F.when(rank > 0, rank).otherwise(F.lit(1 << 30))
+                 ).alias("kind_any"),
+        F.min_by(F.struct(F.col("uid_k").alias("uid"), F.col("kind").alias("kind")),
+                 F.when(one & (rank > 0), rank)).alias("pick"),
+    )
+    uid = (F.when(F.col("n") == 1, F.col("uid_any"))
+           .when(F.col("pick").isNotNull(), F.col("pick.uid")))
+    by = (F.when(F.col("n") == 1, F.col("kind_any"))
+          .when(F.col("pick").isNotNull(), F.col("pick.kind")))
+    has_ids = F.coalesce(F.exists(F.map_values("ids"), _present), F.lit(False))
+    return (
+        activity.select(F.col(key).alias("key"), has_ids.alias("has_ids"))
+        .join(decided.select("key", uid.alias("uid"), by.alias("attributed_by"),
+                             F.lit(True).alias("matched")), on="key", how="left")
+        .select("key", "uid", "attributed_by",
+                F.when(F.col("uid").isNotNull(), F.lit(None).cast("string"))
+                .when(~F.col("has_ids"), F.lit(NO_IDS))
+                .when(F.col("matched").isNull(), F.lit(UNKNOWN_ID))
+                .otherwise(F.lit(AMBIGUOUS)).alias("reason"))
+    )
+
+
+def attribute_activity(orders: DataFrame, order_lines: DataFrame, interactions: DataFrame,
+                       ids: DataFrame, devices: DataFrame | None, cfg: AttributionConfig,
+                       device_kinds: dict[str, str]) -> Attributed:
+    """Key every order, order line and interaction to a UID (see the module docstring).
+
+    Args:
+        orders: ``silver/orders``.
+        order_lines: ``silver/order_lines``.
+        interactions: ``silver/interactions``.
+        ids: :func:`id_uids` of the person records.
+        devices: ``silver/identity_devices`` or None.
+        cfg: The attribution rules.
+        device_kinds: Id kind -> device-key prefix.
+
+    Returns:
+        The activity tables (lazy frames; the caller writes them).
+    """
+    kinds = device_kinds if cfg.use_devices else {}
+    o = resolve(orders, "order_key", ids, devices, cfg, kinds)
+    i = resolve(interactions, "event_key", ids, devices, cfg, kinds)
+    o_cols, i_cols = orders.columns, interactions.columns
+    keyed_orders = (orders.join(o.where(F.col("uid").isNotNull())
+                                .select(F.col("key").alias("order_key"), "uid", "attributed_by"),
+                                on="order_key", how="inner")
+                    .select(*o_cols, "uid", "attributed_by"))
+    keyed_lines = (order_lines.join(keyed_orders.select("order_key", "uid", "ts", "channel"),
+                                    on="order_key", how="inner")
+                   .select(*order_lines.columns, "uid", "ts", "channel"))
+    keyed_events = (interactions.join(i.where(F.col("uid").isNotNull())
+                                      .select(F.col("key").alias("event_key"), "uid",
+                                              "attributed_by"),
+                                      on="event_key", how="inner")
+                    .select(*i_cols, "uid", "attributed_by"))
+    anonymous = (
+        orders.select(F.lit("order").alias("entity"), F.col("order_key").alias("key"),
+                      "source", "ts")
+        .join(o.where(F.col("uid").isNull()).select("key", "reason"), on="key", how="inner")
+        .unionByName(
+            interactions.select(F.lit("interaction").alias("entity"),
+                                F.col("event_key").alias("key"), "source", "ts")
+            .join(i.where(F.col("uid").isNull()).select("key", "reason"), on="key",
+                  how="inner"))
+        .select("entity", "key", "source", "ts", "reason")
+    )
+    return Attributed(keyed_orders, keyed_lines, keyed_events, anonymous)
+
+
+def attribution_shares(total: DataFrame, anonymous: DataFrame) -> list[dict[str, object]]:
+    """Rows and anonymous rows per entity and source, for the run manifest.
+
+    Args:
+        total: ``entity, source`` of every activity row.
+        anonymous: ``gold/unattributed_activity``.
+
+    Returns:
+        One dict per (entity, source): ``rows``, ``unattributed``, ``share`` and the
+        count per reason. A handful of rows: one per source.
+    """
+    counts = total.groupBy("entity", "source").agg(F.count("*").alias("rows"))
+    reasons = (anonymous.groupBy("entity", "source")
+               .pivot("reason", [NO_IDS, UNKNOWN_ID, AMBIGUOUS]).count())
+    rows = (counts.join(reasons, on=["entity", "source"], how="left")
+            .orderBy("entity", "source").collect())  # one row per source
+    out = []
+    for r in rows:
+        by_reason = {k: int(r[k] or 0) for k in (NO_IDS, UNKNOWN_ID, AMBIGUOUS)}
+        n = int(r["rows"])
+        missing = sum(by_reason.values())
+        out.append({"entity": r["entity"], "source": r["source"], "rows": n,
+                    "unattributed": missing, "share": round(missing / n, 4) if n else 0.0,
+                    **by_reason})
+    return out
