@@ -1,0 +1,103 @@
+"""Changes-only exports: adds, changes and removals against the last successful export."""
+
+from __future__ import annotations
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from vista.activation.config import ActivationConfig
+from vista.activation.errors import ActivationError
+from vista.activation.exports import export_destination
+from vista.lake import Lake
+
+PROFILE = "uid string, consent_email boolean, value_tier string"
+GOLDEN = ("uid string, email string, phone string, emails array<string>, "
+          "ids map<string, array<string>>, postal_code string, country string")
+RFM = "uid string, segment string"
+
+
+def _config(root) -> ActivationConfig:
+    return ActivationConfig.model_validate({
+        "exports_root": str(root / "exports"),
+        "destinations": [
+            {"name": "crm", "purpose": "email_marketing",
+             "identifier": {"kind": "source_id", "id_kind": "crm_id"},
+             "profile_fields": ["value_tier"],
+             "segments": [{"table": "gold/segments_rfm", "columns": {"rfm": "segment"}}],
+             "format": "csv", "mode": "changes"},
+            {"name": "ads", "purpose": "email_marketing",
+             "identifier": {"kind": "hashed_email"}, "plain_fields": ["country"],
+             "segments": [{"table": "gold/segments_missing", "columns": {"x": "segment"}}]},
+        ]})
+
+
+def _write(lake, spark, profile, rfm):
+    lake.overwrite("gold/customer_profile", spark.createDataFrame(profile, PROFILE))
+    lake.overwrite("gold/segments_rfm", spark.createDataFrame(rfm, RFM))
+
+
+def _read_csv(spark, path):
+    return spark.read.option("header", "true").csv(path)
+
+
+def test_changes_only_export_state_consent_and_failure(spark, tmp_path):
+    lake = Lake(spark, str(tmp_path / "lake"))
+    cfg = _config(tmp_path)
+    crm = cfg.destination("crm")
+    lake.overwrite("silver/golden_customer", spark.createDataFrame([
+        ("u1", "a@x.com", None, ["a@x.com"], {"crm_id": ["C1"]}, "28001", "ES"),
+        ("u2", "b@x.com", None, ["b@x.com"], {"crm_id": ["C2", "C2b"]}, None, "ES"),
+        ("u3", "c@x.com", None, ["c@x.com"], {"crm_id": ["C3"]}, None, "FR"),
+        ("u4", "d@x.com", None, ["d@x.com"], {"account_id": ["A4"]}, None, "FR"),
+    ], GOLDEN))
+    _write(lake, spark,
+           [("u1", True, "gold"), ("u2", True, "silver"), ("u3", None, "gold"),
+            ("u4", True, "gold")],
+           [("u1", "champions"), ("u2", "loyal"), ("u3", "loyal")])
+
+    first = export_destination(lake, cfg, crm, "run1")
+    # u3's consent is unknown: withheld; u4 has no CRM id: not reachable in the CRM.
+    assert (first.added, first.changed, first.removed, first.withheld) == (3, 0, 0, 1)
+    assert_df_equality(
+        _read_csv(spark, first.path),
+        spark.createDataFrame([("C1", "gold", "champions", "add"), ("C2", "silver", "loyal", "add"),
+                               ("C2b", "silver", "loyal", "add")],
+                              "crm_id string, value_tier string, rfm string, change string"),
+        ignore_row_order=True, ignore_nullable=True)
+
+    # u1 withdraws consent, u2 moves segment, u3 consents.
+    _write(lake, spark,
+           [("u1", False, "gold"), ("u2", True, "silver"), ("u3", True, "gold"),
+            ("u4", True, "gold")],
+           [("u1", "champions"), ("u2", "at_risk"), ("u3", "loyal")])
+    dry = export_destination(lake, cfg, crm, "dry", dry_run=True)
+    assert (dry.path, dry.added, dry.changed, dry.removed, dry.withheld) == (None, 1, 2, 1, 1)
+
+    # A failed write (the folder is taken by a file) does not advance the state ...
+    blocker = tmp_path / "exports" / "crm" / "run2"
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("not a folder")
+    with pytest.raises(ActivationError, match="state was not advanced"):
+        export_destination(lake, cfg, crm, "run2")
+    # ... so the next run emits the same changes.
+    second = export_destination(lake, cfg, crm, "run3")
+    assert (second.added, second.changed, second.removed, second.unchanged) == (1, 2, 1, 0)
+    assert_df_equality(
+        _read_csv(spark, second.path),
+        spark.createDataFrame([("C1", None, None, "remove"), ("C2", "silver", "at_risk", "change"),
+                               ("C2b", "silver", "at_risk", "change"), ("C3", "gold", "loyal", "add")],
+                              "crm_id string, value_tier string, rfm string, change string"),
+        ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(
+        lake.read(cfg.state_table).select("key", "uid", "export_id"),
+        spark.createDataFrame([("C2", "u2", "run3"), ("C2b", "u2", "run3"), ("C3", "u3", "run3")],
+                              "key string, uid string, export_id string"),
+        ignore_row_order=True, ignore_nullable=True)
+
+    third = export_destination(lake, cfg, crm, "run4")
+    assert (third.exported, third.unchanged) == (0, 3)
+
+    with pytest.raises(ActivationError, match="gold/segments_missing.*does not exist"):
+        export_destination(lake, cfg, cfg.destination("ads"), "run5")
+    assert lake.read(cfg.state_table).where(F.col("destination") == "ads").count() == 0
