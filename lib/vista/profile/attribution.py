@@ -128,8 +128,9 @@ def resolve(activity: DataFrame, key: str, ids: DataFrame, devices: DataFrame | 
     decided = per_kind.groupBy("key").agg(
         F.size(F.array_distinct(F.flatten(F.collect_list("uids")))).alias("n"),
         F.min("uid_k").alias("uid_any"),
-        F.min_by(F.col("kind"), F.when(rank > 0, rank).otherwise(F.lit(1 << 30))
-                 ).alias("kind_any"),
+        # the kind named: the first in kind_priority, else the first by name
+        F.min_by(F.col("kind"), F.struct(F.when(rank > 0, rank).otherwise(F.lit(1 << 30)),
+                                         F.col("kind"))).alias("kind_any"),
         F.min_by(F.struct(F.col("uid_k").alias("uid"), F.col("kind").alias("kind")),
                  F.when(one & (rank > 0), rank)).alias("pick"),
     )

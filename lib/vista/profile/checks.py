@@ -49,7 +49,7 @@ def profile_expectations(cfg: ProfileConfig, as_of: dt.date) -> list[Expectation
                 for w in cfg.engagement_windows_days]
     counts = ["orders", "frequency", "tickets", "tickets_open", "complaints", "open_claims",
               "tenure_days", "recency_days", *[c for c in windowed if c not in rates]]
-    end = f"{as_of.isoformat()}T23:59:59.999999"
+    end = (as_of + dt.timedelta(days=1)).isoformat()  # the first instant after as_of
     specs = [_spec("column_values_to_not_be_null", column="uid"),
              _spec("column_values_to_be_unique", column="uid"),
              _spec("column_values_to_not_be_null", column="as_of"),
@@ -58,7 +58,7 @@ def profile_expectations(cfg: ProfileConfig, as_of: dt.date) -> list[Expectation
     specs += [_spec("column_values_to_be_between", column=c, min_value=0, max_value=1)
               for c in rates]
     specs += [_spec("column_values_to_be_between", column=c, min_value=0) for c in counts]
-    specs += [_spec("column_values_to_be_between", column=c, max_value=end)
+    specs += [_spec("column_values_to_be_between", column=c, max_value=end, strict_max=True)
               for c in ("first_seen", "last_seen", "first_order_at", "last_order_at",
                         "last_contact_at")]
     specs.append(_spec("column_pair_values_a_to_be_greater_than_b", column_A="last_seen",
