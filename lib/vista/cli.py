@@ -212,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_config)
 
     _add_identity(sub)
+    _add_activation(sub)
     return parser
 
 
@@ -223,6 +224,12 @@ def _add_identity(sub: Any) -> None:
         p.set_defaults(func=lambda a: _not_built("identity"))
         return
     add_identity_commands(sub)
+
+
+def _add_activation(sub: Any) -> None:
+    from vista.activation.cli import add_activation_commands
+
+    add_activation_commands(sub)
 
 
 def _not_built(what: str) -> int:

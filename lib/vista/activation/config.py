@@ -17,9 +17,7 @@ YAML shape (every key optional; ``conf/local.yaml`` has an annotated example)::
           format: csv                       # csv | parquet | jsonl
           path: crm                         # or an absolute path / object-store URI
           mode: changes                     # full | changes
-      privacy:
-        salt_env: VISTA_PRIVACY_SALT
-        ...
+      privacy: {skip_tables: [], max_keys_per_commit: 2000}
 """
 
 from __future__ import annotations
@@ -158,21 +156,19 @@ class PseudonymiseConfig(Section):
 
 
 class PrivacyConfig(Section):
-    """Erasure, suppression and the audit trail.
+    """Erasure and the suppression list.
+
+    The suppression list (``_privacy/suppression``) and the audit table
+    (``_privacy/audit``) live at fixed places under the lake, and the salt of the
+    suppression hashes comes from ``$VISTA_PRIVACY_SALT``: ingest reads all three
+    without this section.
 
     Attributes:
-        salt_env: Environment variable holding the salt of the suppression list's hashes
-            (never in ``conf/``). Unset: a documented demo salt, with a warning.
-        suppression_table: Salted hashes of erased people's identifiers.
-        audit_table: One row per erasure / unsuppress request (no PII).
         skip_tables: Lake tables erasure never touches (patterns with ``*``).
         max_keys_per_commit: Row digests deleted per commit when a table holds many rows
             of the person (bounds the size of one delete condition).
     """
 
-    salt_env: str = "VISTA_PRIVACY_SALT"
-    suppression_table: str = "_privacy/suppression"
-    audit_table: str = "_privacy/audit"
     skip_tables: list[str] = Field(default_factory=list)
     max_keys_per_commit: int = Field(2000, ge=1)
 

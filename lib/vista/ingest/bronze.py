@@ -149,6 +149,9 @@ def write_batch(
     Returns:
         ``(files, bronze_rows, quarantined_rows_by_reason, replayed)``.
     """
+    from vista.activation.suppression import drop_suppressed
+
+    rows = drop_suppressed(lake, src, cfg, rows)  # erased people do not come back
     batch = tag_rows(with_lineage(rows, src, batch_id), src, cfg).persist()
     try:
         good, bad = split_tagged(batch, src)

@@ -182,6 +182,21 @@ class Lake:
         log.info("lake %s vacuum: %s removed %d file(s)", self.engine_name, table, len(removed))
         return removed
 
+    def purge_history(self, table: str) -> tuple[int, int]:
+        """End time travel: vacuum with zero retention, then cut the log at the current
+        version (old commits can hold values in column statistics and predicates).
+
+        Returns:
+            ``(data files deleted, log files deleted)`` (data files: delta-rs engine).
+        """
+        from vista.lake._purge import cut_log
+
+        removed = self.vacuum(table, 0)
+        cut = cut_log(self.path(table), getattr(self._engine, "storage_options", None))
+        log.info("lake purge: %s keeps only its current version (%d log file(s) deleted)",
+                 table, cut)
+        return len(removed), cut
+
     # -- writes ----------------------------------------------------------------------------
     def overwrite(self, table: str, df: DataFrame,
                   partition_by: list[str] | None = None) -> WriteResult:
