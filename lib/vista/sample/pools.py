@@ -95,6 +95,7 @@ def locale_pool(locale: str, seed: int, size: int) -> LocalePool:
     """
     fake = Faker(locale)
     fake.seed_instance(seed)
+    _stable_order(fake)
     male = [fake.first_name_male() for _ in range(size)]
     female = [fake.first_name_female() for _ in range(size)]
     if locale.startswith("es_"):
@@ -109,6 +110,26 @@ def locale_pool(locale: str, seed: int, size: int) -> LocalePool:
         cities=np.array(cities, dtype=object),
         postcodes=np.array([fake.postcode() for _ in range(size // 4)], dtype=object),
     )
+
+
+#: Provider lists a seeded Faker draws from by position that some locales build from a
+#: set (it_IT's ``cities``): their order follows Python's per-process string hashing.
+_SET_BUILT_LISTS = ("cities",)
+
+
+def _stable_order(fake: Faker) -> None:
+    """Sort the provider lists whose order changes from one process to the next.
+
+    ``seed_instance`` fixes the positions Faker draws, not what sits at them: a list a
+    provider builds from a set is ordered by string hashes, which Python salts per
+    process, so the same seed gave other cities in every run. Sorted, the same seed
+    gives the same values in any process (``PYTHONHASHSEED`` does not matter).
+    """
+    for provider in fake.get_providers():
+        for name in _SET_BUILT_LISTS:
+            values = getattr(provider, name, None)
+            if isinstance(values, list):
+                setattr(provider, name, sorted(values))
 
 
 def build_pools(params: SampleParams, seed: int) -> list[LocalePool]:
