@@ -19,6 +19,7 @@ A dry run does steps 1-2 and reports the counts.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
@@ -36,6 +37,7 @@ from vista.activation.rows import (
     fingerprint,
     for_csv,
 )
+from vista.errors import QualityGateFailed
 from vista.lake import Lake
 
 log = logging.getLogger(__name__)
@@ -152,7 +154,8 @@ def _advance_state(lake: Lake, cfg: ActivationConfig, dest: DestinationConfig,
 
 
 def export_destination(lake: Lake, cfg: ActivationConfig, dest: DestinationConfig,
-                       export_id: str, *, dry_run: bool = False) -> ExportResult:
+                       export_id: str, *, dry_run: bool = False,
+                       gate: Callable[[DataFrame, str, str], None] | None = None) -> ExportResult:
     """Export one destination (see the module docstring for the steps).
 
     Args:
@@ -161,6 +164,8 @@ def export_destination(lake: Lake, cfg: ActivationConfig, dest: DestinationConfi
         dest: The destination.
         export_id: Names this export's folder and its state rows (the run id).
         dry_run: Count only; write neither files nor state.
+        gate: Called with the rows about to be written, the table name for reports
+            (``exports/<name>``) and the key column; raises to stop the export.
 
     Returns:
         The counts of this export.
@@ -189,6 +194,8 @@ def export_destination(lake: Lake, cfg: ActivationConfig, dest: DestinationConfi
                     counts.get("add", 0) + counts.get("change", 0) + counts.get("same", 0))
         path = None
         if not dry_run:
+            if gate is not None:
+                gate(out.select(*cols), f"exports/{dest.name}", built.key_column)
             path = f"{destination_path(cfg, dest)}/{export_id}"
             try:
                 _write(out.select(*cols), dest.format, path)
@@ -213,11 +220,13 @@ def export_destination(lake: Lake, cfg: ActivationConfig, dest: DestinationConfi
 
 
 def export_all(lake: Lake, cfg: ActivationConfig, export_id: str, *,
-               names: list[str] | None = None, dry_run: bool = False) -> list[ExportResult]:
+               names: list[str] | None = None, dry_run: bool = False,
+               gate: Callable[[DataFrame, str, str], None] | None = None,
+               done: Callable[[ExportResult], None] | None = None) -> list[ExportResult]:
     """Export every enabled destination (or the ones named), one after the other.
 
     A destination that fails does not stop the others; the failures are raised together
-    at the end.
+    at the end. ``done`` is called after each successful destination (the manifest).
 
     Raises:
         ActivationError: A named destination is unknown, or exports failed.
@@ -235,10 +244,14 @@ def export_all(lake: Lake, cfg: ActivationConfig, export_id: str, *,
     results, failures = [], []
     for dest in dests:
         try:
-            results.append(export_destination(lake, cfg, dest, export_id, dry_run=dry_run))
-        except ActivationError as exc:
+            result = export_destination(lake, cfg, dest, export_id, dry_run=dry_run, gate=gate)
+        except (ActivationError, QualityGateFailed) as exc:
             log.error("export %s failed: %s", dest.name, exc)
             failures.append(str(exc))
+            continue
+        results.append(result)
+        if done is not None:
+            done(result)
     if failures:
         raise ExportFailed(f"{len(failures)} destination(s) failed:\n  - " + "\n  - ".join(failures))
     return results

@@ -6,8 +6,10 @@ values: per-file column statistics (``minValues``/``maxValues`` of ``add`` actio
 written by delta-spark and by delta-rs's own writers) and the predicates of ``commitInfo``.
 So, after a vacuum with zero retention, the log is cut at the current version: a
 checkpoint is written for it (it lists only the live files, which no longer hold the
-person), and every older commit file, checksum and checkpoint is deleted. Readers start
-from the checkpoint; versions before it can no longer be read.
+person), and every older commit file, checksum and checkpoint is deleted. The current
+version's own commit stays (writers need it to commit the next version): it is the
+erasure's commit, whose remove actions carry no statistics and whose condition names
+row digests only. Readers start from the checkpoint; older versions can no longer be read.
 """
 
 from __future__ import annotations
@@ -29,8 +31,6 @@ _VERSIONED = re.compile(r"^(\d{20})\.")
 
 def cut_log(path: str, storage_options: dict[str, str] | None = None) -> int:
     """Checkpoint the current version and delete every log file of older versions.
-
-    The current version's own commit file goes too: the checkpoint replaces it.
 
     Args:
         path: Table location.
@@ -57,8 +57,7 @@ def cut_log(path: str, storage_options: dict[str, str] | None = None) -> int:
         if match is None:
             continue
         v = int(match.group(1))
-        keep = v == version and ".checkpoint." in info.base_name
-        if v <= version and not keep:
+        if v < version:
             fs.delete_file(info.path)
             removed += 1
     log.debug("lake: log of %s cut at version %d (%d file(s) deleted)", path, version, removed)
