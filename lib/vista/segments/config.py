@@ -21,6 +21,10 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from vista.config.models import Section
+from vista.segments.catalogue import CatalogueConfig
+from vista.segments.intent import IntentConfig
+from vista.segments.lifestyle import LifestyleConfig
+from vista.segments.micro import MicroConfig
 
 DAYS_PER_UNIT = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}
 
@@ -316,6 +320,10 @@ class SegmentsConfig(Section):
         rfm: RFM scores and named segments.
         lifecycle: Lifecycle stages.
         clv: Lifetime value.
+        lifestyle: Lifestyle clusters (features, k search, naming, drift, gate bounds).
+        intent: "In market for X" from recent signals.
+        micro: The overlay of segmentations into micro-segments.
+        catalogue: The segment catalogue (traits, survey attitudes).
         track_mlflow: Log each refresh as an MLflow run (config, metrics, plots, model).
         plots: Draw the PNG plots of the MLflow run (matplotlib).
     """
@@ -323,5 +331,9 @@ class SegmentsConfig(Section):
     rfm: RfmConfig = Field(default_factory=RfmConfig)
     lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
     clv: ClvConfig = Field(default_factory=ClvConfig)
+    lifestyle: LifestyleConfig = Field(default_factory=LifestyleConfig)
+    intent: IntentConfig = Field(default_factory=IntentConfig)
+    micro: MicroConfig = Field(default_factory=MicroConfig)
+    catalogue: CatalogueConfig = Field(default_factory=CatalogueConfig)
     track_mlflow: bool = True
     plots: bool = True
