@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint wheel clean
+.PHONY: demo test test-delta-spark lint wheel clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/vista demo
 
+# Two sessions: the suite on the delta-rs engine (no JVM Delta), then the tests marked
+# delta_spark (lake contract, cross-engine, the demo end to end) on delta-spark, with
+# Delta's JARs fetched from Maven Central into .vista/ivy by Spark itself.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+	VISTA_TEST_ENGINE=delta-spark $(BIN)/python -m pytest -q -m delta_spark
+
+# Only the delta-spark session (a quick check of that engine).
+test-delta-spark: $(STAMP)
+	VISTA_TEST_ENGINE=delta-spark $(BIN)/python -m pytest -q -m delta_spark
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,7 +2,8 @@
 
 It lists the stages that ran, every table written (path, engine, Delta version, rows),
 quality results, MLflow run ids and per-stage timings. Tests and benchmarks read it,
-not log text. Manifests live under ``<lake root>/_manifests/<run_id>.json``.
+not log text. Manifests live under ``<lake root>/_manifests/<run_id>.json``, on local
+disk or on the lake's object store.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from time import perf_counter
 from typing import Any
 
@@ -71,6 +71,7 @@ class RunManifest:
     tables: list[dict[str, Any]] = field(default_factory=list)
     quality: list[dict[str, Any]] = field(default_factory=list)
     mlflow_runs: list[dict[str, Any]] = field(default_factory=list)
+    maintenance: dict[str, Any] = field(default_factory=dict)
     _current: str | None = field(default=None, repr=False)
 
     @contextmanager
@@ -118,35 +119,28 @@ class RunManifest:
         return data
 
     def write(self, directory: str) -> str:
-        """Write ``<directory>/<run_id>.json`` atomically; returns its path."""
-        payload = json.dumps(self.as_dict(), indent=2, sort_keys=False)
-        if "://" in directory:
-            from pyarrow import fs as pafs
+        """Write ``<directory>/<run_id>.json`` (a local folder or an object-store URI).
 
-            filesystem, base = pafs.FileSystem.from_uri(directory)
-            filesystem.create_dir(base, recursive=True)
-            target = f"{base}/{self.run_id}.json"
-            with filesystem.open_output_stream(target) as out:
-                out.write(payload.encode("utf-8"))
-            return f"{directory.rstrip('/')}/{self.run_id}.json"
-        folder = Path(directory)
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{self.run_id}.json"
-        tmp = target.with_suffix(".json.tmp")
-        tmp.write_text(payload, encoding="utf-8")
-        tmp.replace(target)
-        return str(target)
+        Returns:
+            Where it went, as Spark names it (a local path or ``s3a://...``).
+        """
+        from vista.lake import resolve_location, write_text
+
+        payload = json.dumps(self.as_dict(), indent=2, sort_keys=False)
+        return write_text(resolve_location(directory).join(f"{self.run_id}.json"), payload)
 
 
 def list_manifests(directory: str) -> list[dict[str, Any]]:
-    """Read every manifest in a local directory, newest first."""
-    folder = Path(directory)
-    if not folder.is_dir():
-        return []
+    """Read every manifest in a folder (local or object store), newest first.
+
+    On an object store this needs a running Spark session (Hadoop's connector reads).
+    """
+    from vista.lake import list_files, read_text
+
     out = []
-    for path in sorted(folder.glob("*.json"), reverse=True):
+    for loc in reversed(list_files(directory, suffix=".json")):
         try:
-            out.append(json.loads(path.read_text(encoding="utf-8")))
+            out.append(json.loads(read_text(loc)))
         except (OSError, json.JSONDecodeError) as exc:
-            log.warning("skipping unreadable manifest %s: %s", path.name, exc)
+            log.warning("skipping unreadable manifest %s: %s", loc.spark.rsplit("/", 1)[-1], exc)
     return out

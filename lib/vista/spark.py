@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 _DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 _DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+_SNAPSHOT_PARTITIONS = "spark.databricks.delta.snapshotPartitions"
 
 
 def _under_spark_submit() -> bool:
@@ -37,6 +38,32 @@ def _splink_jar() -> str | None:
     return similarity_jar_location()
 
 
+def delta_package() -> str:
+    """Maven coordinates of Delta Lake's JARs matching the installed ``delta-spark``.
+
+    Returns:
+        ``io.delta:delta-spark_2.13:<version>`` (Spark 4 is built for Scala 2.13).
+
+    Raises:
+        ConfigError: The ``delta-spark`` Python package is not installed.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    from vista.errors import ConfigError, ConfigProblem
+
+    try:
+        release = version("delta-spark")
+    except PackageNotFoundError as exc:
+        raise ConfigError([ConfigProblem("spark.delta", "true, but the delta-spark package is "
+                                         "not installed; pip install the delta-spark release "
+                                         "that matches pyspark, or set it to false.")]) from exc
+    return f"io.delta:delta-spark_2.13:{release}"
+
+
+def _packages(cfg: SparkConfig) -> list[str]:
+    return list(dict.fromkeys([*([delta_package()] if cfg.delta else []), *cfg.packages]))
+
+
 def build_session(cfg: SparkConfig) -> SparkSession:
     """Build (or return the running) SparkSession for vista.
 
@@ -45,7 +72,11 @@ def build_session(cfg: SparkConfig) -> SparkSession:
 
     Returns:
         The active session, with Delta's extension and catalog when Delta's JVM classes
-        are on the classpath, Splink's similarity UDF jar, and a checkpoint directory.
+        are on the classpath (``spark.delta`` fetches them), Splink's similarity UDF jar,
+        and a checkpoint directory.
+
+    Raises:
+        ConfigError: ``spark.delta`` without the delta-spark package.
     """
     from pyspark.sql import SparkSession
 
@@ -66,6 +97,12 @@ def build_session(cfg: SparkConfig) -> SparkSession:
     }
     if jars:
         settings["spark.jars"] = ",".join(jars)
+    packages = _packages(cfg)
+    if packages and not _under_spark_submit():
+        # Resolved from Maven Central by the JVM's launcher (Ivy) into ivy_dir.
+        settings["spark.jars.packages"] = ",".join(packages)
+        if cfg.ivy_dir:
+            settings["spark.jars.ivy"] = os.path.abspath(cfg.ivy_dir)
     settings.update({k: str(v) for k, v in cfg.conf.items()})
     settings.update(_delta_settings({**launch, **settings}))
     for key, value in settings.items():
@@ -109,6 +146,10 @@ def _delta_settings(settings: dict[str, str]) -> dict[str, str]:
     out = {"spark.sql.extensions": ",".join(dict.fromkeys([*extensions, _DELTA_EXTENSION]))}
     if "spark.sql.catalog.spark_catalog" not in settings:
         out["spark.sql.catalog.spark_catalog"] = _DELTA_CATALOG
+    if _SNAPSHOT_PARTITIONS not in settings and "spark.sql.shuffle.partitions" in settings:
+        # Delta replays its log in 50 partitions by default: 50 tasks per table read, even
+        # for a table of a few files. The session's shuffle width fits the cluster.
+        out[_SNAPSHOT_PARTITIONS] = settings["spark.sql.shuffle.partitions"]
     log.info("Delta JVM classes found: session gets Delta's extension and catalog")
     return out
 

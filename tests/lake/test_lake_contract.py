@@ -249,3 +249,12 @@ def test_delta_spark_without_jars_says_how_to_add_them(spark, tmp_path):
         Lake(spark, str(tmp_path), engine="delta-spark")
     auto = Lake.from_config(spark, LakeConfig(root=str(tmp_path), engine="auto"))
     assert auto.engine_name == "delta-rs"
+
+
+@pytest.mark.delta_spark
+def test_auto_picks_delta_spark_when_its_classes_load(spark, tmp_path):
+    from vista.config.models import LakeConfig
+    from vista.lake import Lake
+
+    auto = Lake.from_config(spark, LakeConfig(root=str(tmp_path), engine="auto"))
+    assert auto.engine_name == "delta-spark"

@@ -34,6 +34,15 @@ class SparkConfig(Section):
     console_progress: bool = False
     log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "ERROR"
     jars: list[str] = Field(default_factory=list)
+    delta: bool = False
+    """Fetch Delta Lake's JARs (the release matching the installed ``delta-spark``) from
+    Maven Central when the session starts, so ``lake.engine: auto`` picks delta-spark.
+    Ignored under ``spark-submit``: pass ``--packages`` there."""
+    packages: list[str] = Field(default_factory=list)
+    """More Maven coordinates for ``spark.jars.packages`` (``group:artifact:version``),
+    e.g. Hadoop's S3 connector or a JDBC driver."""
+    ivy_dir: str | None = None
+    """Where Spark's Ivy keeps the fetched JARs (``spark.jars.ivy``); ``None``: ``~/.ivy2``."""
     conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 
@@ -43,6 +52,15 @@ class LakeConfig(Section):
     root: str = ".vista/lake"
     engine: Literal["auto", "delta-spark", "delta-rs"] = "auto"
     vacuum_retention_hours: int = Field(168, ge=0)
+    """Vacuum keeps every file a version younger than this needs (time travel window)."""
+    maintain_after_run: bool = True
+    """After a successful run, compact and vacuum the tables it wrote."""
+    compact_target_file_mb: int = Field(128, ge=1)
+    """Compaction rewrites small files into files of about this size."""
+    compact_min_files: int = Field(8, ge=2)
+    """A partition is compacted once it holds this many files under the target size
+    (streaming ingestion adds a few per batch; rewriting two small files every run would
+    cost more than it saves)."""
 
 
 class MlflowConfig(Section):

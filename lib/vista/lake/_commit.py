@@ -51,13 +51,13 @@ class DataFile:
     num_records: int
     partition_values: Mapping[str, str | None] = field(default_factory=dict)
 
-    def add_action(self) -> AddAction:
+    def add_action(self, data_change: bool = True) -> AddAction:
         return AddAction(self.path, self.size, dict(self.partition_values),
-                         self.modification_time, True,
+                         self.modification_time, data_change,
                          json.dumps({"numRecords": self.num_records}))
 
-    def remove_action(self, deletion_timestamp: int) -> RemoveAction:
-        return RemoveAction(self.path, True, deletion_timestamp, self.size,
+    def remove_action(self, deletion_timestamp: int, data_change: bool = True) -> RemoveAction:
+        return RemoveAction(self.path, data_change, deletion_timestamp, self.size,
                             dict(self.partition_values))
 
 
@@ -73,6 +73,8 @@ class Commit:
         partition_by: Partition columns.
         operation: vista's name of the operation, stored in commitInfo.
         txn: Optional ``(app_id, version)`` application transaction.
+        data_change: False for a rewrite that changes no row (compaction), so streaming
+            readers of the table skip it.
     """
 
     adds: Sequence[DataFile]
@@ -82,12 +84,16 @@ class Commit:
     partition_by: Sequence[str] = ()
     operation: str = "append"
     txn: tuple[str, int] | None = None
+    data_change: bool = True
 
 
 def _properties(commit: Commit, write_id: str) -> CommitProperties:
     txns = [Transaction(commit.txn[0], int(commit.txn[1]))] if commit.txn else None
     return CommitProperties(
-        custom_metadata={WRITE_ID_KEY: write_id, OPERATION_KEY: commit.operation},
+        # userMetadata is the commitInfo field every Delta reader shows (delta-spark's
+        # history() drops other keys): the same "vista:<operation>:<id>" tag it writes.
+        custom_metadata={WRITE_ID_KEY: write_id, OPERATION_KEY: commit.operation,
+                         "userMetadata": f"vista:{commit.operation}:{write_id}"},
         app_transactions=txns,
     )
 
@@ -118,7 +124,7 @@ def commit_files(
     props = _properties(commit, write_id)
     after = snapshot.version() if snapshot is not None else -1
     schema = Schema.from_json(commit.schema_json)
-    adds = [f.add_action() for f in commit.adds]
+    adds = [f.add_action(commit.data_change) for f in commit.adds]
     try:
         if snapshot is None:
             create_table_with_add_actions(
@@ -127,7 +133,7 @@ def commit_files(
             snapshot = DeltaTable(table_uri, storage_options=storage_options)
         else:
             now = int(time.time() * 1000)
-            removes = [f.remove_action(now) for f in commit.removes]
+            removes = [f.remove_action(now, commit.data_change) for f in commit.removes]
             snapshot.create_write_transaction(
                 [*adds, *removes], commit.mode, schema,
                 partition_by=list(commit.partition_by) or None, commit_properties=props)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import math
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
 from typing import Any
@@ -19,7 +21,8 @@ from pyspark.sql import types as T
 from vista.errors import LakeError, UnsupportedTableFeature
 from vista.lake import _commit, _cow, _features, _files
 from vista.lake._commit import Commit, DataFile
-from vista.lake._engine import Outcome
+from vista.lake._engine import Outcome, vista_operation
+from vista.lake._uri import resolve
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,11 @@ def _partition_string(value: Any) -> str | None:
     return str(value)
 
 
+def _rs(path: str) -> str:
+    """The table location as delta-rs names it (``s3a://`` is Hadoop's spelling)."""
+    return resolve(path).object_store
+
+
 class DeltaRsEngine:
     """Engine for sessions without Delta's JVM classes (local default, CI)."""
 
@@ -49,7 +57,7 @@ class DeltaRsEngine:
     # -- snapshots -------------------------------------------------------------------------
     def _load(self, path: str, version: int | None = None) -> DeltaTable | None:
         try:
-            return DeltaTable(path, version=version, storage_options=self.storage_options)
+            return DeltaTable(_rs(path), version=version, storage_options=self.storage_options)
         except TableNotFoundError:
             return None
         except DeltaError as exc:
@@ -114,7 +122,7 @@ class DeltaRsEngine:
 
     # -- reads -----------------------------------------------------------------------------
     def exists(self, path: str) -> bool:
-        return DeltaTable.is_deltatable(path, storage_options=self.storage_options)
+        return DeltaTable.is_deltatable(_rs(path), storage_options=self.storage_options)
 
     def read(self, name: str, path: str, version: int | None = None) -> DataFrame:
         return self._read_snapshot(self._open(name, path, version), path)
@@ -133,7 +141,9 @@ class DeltaRsEngine:
             out.append({
                 "version": int(entry["version"]),
                 "timestamp": datetime.fromtimestamp(ts / 1000, tz=timezone.utc) if ts else None,
-                "operation": entry.get(_commit.OPERATION_KEY) or entry.get("operation"),
+                "operation": (entry.get(_commit.OPERATION_KEY)
+                              or vista_operation(entry.get("userMetadata"))
+                              or entry.get("operation")),
                 "delta_operation": entry.get("operation"),
                 "parameters": entry.get("operationParameters") or {},
                 "metrics": entry.get("operationMetrics") or {},
@@ -146,16 +156,38 @@ class DeltaRsEngine:
         return dt.vacuum(retention_hours=retention_hours, dry_run=False,
                          enforce_retention_duration=False, full=True)
 
+    def compact(self, name: str, path: str, target_bytes: int, min_files: int) -> Outcome:
+        """Rewrite each partition's small files into files of about ``target_bytes``.
+
+        Only partitions holding at least ``min_files`` files smaller than the target are
+        touched; executors read and write the rows, and the commit replaces the old files
+        with ``dataChange=false`` (the rows are the same).
+        """
+        dt = self._open(name, path, for_write=True)
+        parts = list(dt.metadata().partition_columns)
+        groups: dict[tuple, list[DataFile]] = {}
+        for f, _ in self._live_files(dt):
+            if f.size < target_bytes:
+                groups.setdefault(tuple(f.partition_values.get(c) for c in parts), []).append(f)
+        chosen = [f for files in groups.values() if len(files) >= min_files for f in files]
+        if not chosen:
+            return Outcome(version=dt.version(), rows=0, skipped=True)
+        out_files = max(1, math.ceil(sum(f.size for f in chosen) / target_bytes))
+        rows = self._read_snapshot(dt, path, only=chosen)
+        rows = (rows.repartition(out_files, *[F.col(f"`{c}`") for c in parts]) if parts
+                else rows.repartition(out_files))
+        commit = Commit(adds=(), removes=tuple(chosen), schema_json=self._schema(dt).json(),
+                        partition_by=tuple(parts), operation="compact", data_change=False)
+        return self._write_and_commit(rows, path, commit, dt)
+
     # -- writes ----------------------------------------------------------------------------
     def _write_and_commit(self, df: DataFrame, path: str, commit: Commit,
                           snapshot: DeltaTable | None) -> Outcome:
         write_dir = _files.new_write_dir()
         files = _files.write_data_files(df, path, write_dir, commit.partition_by)
-        commit = Commit(adds=files, removes=commit.removes, mode=commit.mode,
-                        schema_json=commit.schema_json, partition_by=commit.partition_by,
-                        operation=commit.operation, txn=commit.txn)
+        commit = dataclasses.replace(commit, adds=tuple(files))
         try:
-            version = _commit.commit_files(path, commit, snapshot=snapshot,
+            version = _commit.commit_files(_rs(path), commit, snapshot=snapshot,
                                            storage_options=self.storage_options)
         except BaseException:
             _files.discard_write_dir(self.spark, path, write_dir)

@@ -12,8 +12,9 @@ from pyspark.sql import functions as F
 
 from vista.errors import LakeError
 from vista.lake import _cow
-from vista.lake._engine import Outcome
+from vista.lake._engine import Outcome, vista_operation
 from vista.lake._files import _session_conf
+from vista.lake._uri import resolve
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ _RETENTION_CHECK_CONF = "spark.databricks.delta.retentionDurationCheck.enabled"
 # operationMetrics key holding the rows in the files a commit added, per operation.
 _ROWS_METRIC = {"WRITE": "numOutputRows", "CREATE TABLE AS SELECT": "numOutputRows",
                 "REPLACE TABLE AS SELECT": "numOutputRows", "MERGE": "numOutputRows",
-                "DELETE": "numCopiedRows"}
+                "DELETE": "numCopiedRows", "OPTIMIZE": "numAddedRows"}
 
 
 class DeltaSparkEngine:
@@ -79,7 +80,7 @@ class DeltaSparkEngine:
         # The log's txn actions; read through delta-rs, which only parses the log here.
         from deltalake import DeltaTable as RsTable
 
-        return RsTable(path).transaction_version(app_id)
+        return RsTable(resolve(path).object_store).transaction_version(app_id)
 
     def history(self, name: str, path: str) -> list[dict[str, Any]]:
         self._require(name, path)
@@ -87,7 +88,7 @@ class DeltaSparkEngine:
         for row in self._table(path).history().collect():  # one row per commit
             out.append({
                 "version": int(row["version"]), "timestamp": row["timestamp"],
-                "operation": _vista_operation(row["userMetadata"]) or row["operation"],
+                "operation": vista_operation(row["userMetadata"]) or row["operation"],
                 "delta_operation": row["operation"],
                 "parameters": dict(row["operationParameters"] or {}),
                 "metrics": dict(row["operationMetrics"] or {}),
@@ -99,6 +100,21 @@ class DeltaSparkEngine:
         with _session_conf(self.spark, {_RETENTION_CHECK_CONF: "false"}):
             self._table(path).vacuum(float(retention_hours))
         return []
+
+    def compact(self, name: str, path: str, target_bytes: int, min_files: int) -> Outcome:
+        """Delta's OPTIMIZE (bin-packing) on partitions with ``min_files`` small files."""
+        self._require(name, path)
+        before = self.version(name, path)
+        if not _has_small_files(path, target_bytes, min_files):
+            return Outcome(version=before, rows=0, skipped=True)
+        settings = {"spark.databricks.delta.optimize.maxFileSize": str(target_bytes),
+                    "spark.databricks.delta.optimize.minFileSize": str(target_bytes)}
+        tag = _tag("compact")
+        with _session_conf(self.spark, {**settings, _USER_METADATA_CONF: tag}):
+            self._table(path).optimize().executeCompaction()
+        if self.version(name, path) == before:
+            return Outcome(version=before, rows=0, skipped=True)
+        return self._outcome(path, tag)
 
     # -- writes ----------------------------------------------------------------------------
     def overwrite(self, name: str, path: str, df: DataFrame,
@@ -168,7 +184,22 @@ def _tag(operation: str) -> str:
     return f"vista:{operation}:{uuid.uuid4().hex}"
 
 
-def _vista_operation(user_metadata: str | None) -> str | None:
-    if user_metadata and user_metadata.startswith("vista:"):
-        return user_metadata.split(":")[1]
-    return None
+def _has_small_files(path: str, target_bytes: int, min_files: int) -> bool:
+    """Whether some partition holds ``min_files`` files under ``target_bytes``.
+
+    OPTIMIZE has no such threshold (it rewrites any two small files), so the snapshot's
+    file list is read from the log first (through delta-rs: metadata only).
+    """
+    import pyarrow as pa
+    from deltalake import DeltaTable as RsTable
+
+    dt = RsTable(resolve(path).object_store)
+    parts = dt.metadata().partition_columns
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    counts: dict[tuple, int] = {}
+    keys = zip(*[actions.column(f"partition.{c}").to_pylist() for c in parts], strict=True) \
+        if parts else ((),) * actions.num_rows
+    for key, size in zip(keys, actions.column("size_bytes").to_pylist(), strict=True):
+        if size < target_bytes:
+            counts[key] = counts.get(key, 0) + 1
+    return any(n >= min_files for n in counts.values())

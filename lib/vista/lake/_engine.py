@@ -18,3 +18,11 @@ class Outcome:
     version: int
     rows: int | None
     skipped: bool = False
+
+
+def vista_operation(user_metadata: str | None) -> str | None:
+    """vista's operation name from a commit's ``userMetadata`` tag (``vista:<op>:<id>``),
+    which both engines write; ``None`` for commits vista did not make."""
+    if user_metadata and user_metadata.startswith("vista:"):
+        return user_metadata.split(":")[1]
+    return None

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from vista.errors import LakeError
 from vista.lake._engine import Outcome
+from vista.lake._uri import is_uri, resolve
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -51,8 +52,25 @@ class WriteResult:
     skipped: bool = False
 
 
-def _is_uri(value: str) -> bool:
-    return "://" in value or value.startswith("file:")
+@dataclass(frozen=True)
+class Maintenance:
+    """What compaction and vacuum did to one table (its folder, Delta log included).
+
+    Attributes:
+        table: Logical table name or path.
+        compacted: Whether small files were rewritten.
+        files_before: Files under the table's folder before.
+        bytes_before: Their bytes.
+        files_after: Files after compaction and vacuum.
+        bytes_after: Their bytes.
+    """
+
+    table: str
+    compacted: bool
+    files_before: int
+    bytes_before: int
+    files_after: int
+    bytes_after: int
 
 
 class Lake:
@@ -85,7 +103,7 @@ class Lake:
         from vista.spark import delta_jvm_available
 
         self.spark = spark
-        self.root = root if _is_uri(root) else os.path.abspath(root)
+        self.root = resolve(root).spark
         self._listeners: list[Callable[[WriteResult], None]] = []
         if engine not in ("auto", "delta-spark", "delta-rs"):
             raise LakeError(f"lake engine must be auto, delta-spark or delta-rs; got {engine!r}.")
@@ -122,7 +140,7 @@ class Lake:
         """
         if not table or not table.strip("/"):
             raise LakeError("table name is empty; expected e.g. 'silver/orders'.")
-        if _is_uri(table):
+        if is_uri(table):
             return table.rstrip("/")
         if os.path.isabs(table):
             return os.path.normpath(table)
@@ -175,12 +193,54 @@ class Lake:
 
     def vacuum(self, table: str, retention_hours: int) -> list[str]:
         """Delete files no version within ``retention_hours`` needs, including files of
-        writes that never committed. Returns the deleted files (delta-rs engine)."""
+        writes that never committed. Returns the deleted files (delta-rs engine; the
+        delta-spark engine returns an empty list, use :meth:`maintain` for figures)."""
         if retention_hours < 0:
             raise LakeError(f"retention_hours must be >= 0; got {retention_hours}.")
         removed = self._engine.vacuum(table, self.path(table), retention_hours)
         log.info("lake %s vacuum: %s removed %d file(s)", self.engine_name, table, len(removed))
         return removed
+
+    def compact(self, table: str, target_file_bytes: int = 128 * 1024 * 1024,
+                min_files: int = 2) -> WriteResult:
+        """Rewrite small files into files of about ``target_file_bytes``, in one commit.
+
+        Only partitions with at least ``min_files`` files under the target are touched;
+        the rows and every earlier version stay as they were (the old files go at the
+        next vacuum past the retention). ``skipped`` when there was nothing to do.
+
+        Raises:
+            LakeError: The table does not exist, or a bad size or count.
+        """
+        if target_file_bytes < 1 or min_files < 2:
+            raise LakeError(f"compact needs target_file_bytes >= 1 and min_files >= 2; got "
+                            f"{target_file_bytes} and {min_files}.")
+        outcome = self._engine.compact(table, self.path(table), target_file_bytes, min_files)
+        if outcome.skipped:
+            return WriteResult(table=table, path=self.path(table), engine=self.engine_name,
+                               operation="compact", version=outcome.version, rows_written=0,
+                               skipped=True)
+        return self._done(table, "compact", outcome)
+
+    def maintain(self, table: str, retention_hours: int,
+                 target_file_bytes: int = 128 * 1024 * 1024, min_files: int = 2) -> Maintenance:
+        """Compact the table, then vacuum it; report its files and bytes before and after.
+
+        Args:
+            table: Logical name or path.
+            retention_hours: Versions younger than this stay readable (time travel).
+            target_file_bytes: Size compaction aims at.
+            min_files: Small files a partition needs before it is compacted.
+        """
+        from vista.lake._store import usage
+
+        before = usage(self.path(table))
+        compacted = self.compact(table, target_file_bytes, min_files)
+        self.vacuum(table, retention_hours)
+        after = usage(self.path(table))
+        return Maintenance(table=table, compacted=not compacted.skipped, files_before=before.files,
+                           bytes_before=before.bytes, files_after=after.files,
+                           bytes_after=after.bytes)
 
     def purge_history(self, table: str) -> tuple[int, int]:
         """End time travel: vacuum with zero retention, then cut the log at the current
