@@ -48,13 +48,25 @@ def setup_logging(verbose: bool = False) -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
-def resolve_conf(path: str | None) -> str | None:
-    """``--conf``, else ``$VISTA_CONF``, else ``conf/local.yaml`` when present."""
+def resolve_conf(path: str | None, *, packaged: bool = False) -> str:
+    """``--conf``, else ``$VISTA_CONF``, else ``conf/local.yaml`` when present, else (for
+    ``packaged``: the demo) the local profile shipped inside the package.
+
+    Raises:
+        ConfigError: No configuration anywhere, in one line that says what to do.
+    """
+    from vista.config.profiles import NO_CONFIG, packaged_profile
+    from vista.errors import ConfigError, ConfigProblem
+
     if path:
         return path
     if os.environ.get("VISTA_CONF"):
         return os.environ["VISTA_CONF"]
-    return DEFAULT_CONF if Path(DEFAULT_CONF).is_file() else None
+    if Path(DEFAULT_CONF).is_file():
+        return DEFAULT_CONF
+    if packaged:
+        return str(packaged_profile())
+    raise ConfigError([ConfigProblem("--conf", NO_CONFIG)])
 
 
 def _session(cfg: Any):
@@ -83,6 +95,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = load_config(conf)
     spark = _session(cfg)
     options = {"full": args.full, "retrain": args.retrain}
+    if args.as_of is not None:
+        options["as_of"] = args.as_of
     manifest = run_pipeline(cfg, spark, stages=args.stages, options=options, config_file=conf)
     print(f"run {manifest.run_id}: {manifest.status}")
     return 0
@@ -94,7 +108,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from vista.runtime import manifest_dir
     from vista.sample import generate_sample_lake
 
-    conf = resolve_conf(args.conf)
+    conf = resolve_conf(args.conf, packaged=True)
     cfg = load_config(conf)
     demo = cfg.demo
     customers = args.customers or demo.customers
@@ -131,10 +145,13 @@ def render_outputs(cfg: Any, manifest: Any, manifests: str) -> str:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     from vista.config import load_config
+    from vista.lake import resolve_location
     from vista.manifest import list_manifests
     from vista.runtime import manifest_dir
 
     cfg = load_config(resolve_conf(args.conf))
+    if not resolve_location(manifest_dir(cfg)).is_local:
+        _session(cfg)  # Hadoop's connector reads manifests on an object store
     rows = list_manifests(manifest_dir(cfg))[: args.limit]
     if not rows:
         print(f"no run manifests under {manifest_dir(cfg)}")
@@ -152,12 +169,28 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_maintain(args: argparse.Namespace) -> int:
+    from vista.config import load_config
+    from vista.housekeeping import maintain_lake
+
+    cfg = load_config(resolve_conf(args.conf))
+    print(maintain_lake(_session(cfg), cfg))
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     import yaml
 
     from vista.config import load_config
 
-    cfg = load_config(resolve_conf(args.conf))
+    if args.init:
+        from vista.config.profiles import init_profiles
+
+        for path in init_profiles(args.dir, force=args.force):
+            print(f"wrote {path}")
+        print(f"edit them, then: vista run --conf {Path(args.dir) / 'conf' / 'local.yaml'}")
+        return 0
+    cfg = load_config(resolve_conf(args.conf, packaged=True))
     data = cfg.model_dump(mode="json", by_alias=True)
     if args.section:
         data = {args.section: data[args.section]}
@@ -189,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"stages to run, in order (default all): {' '.join(STAGE_NAMES)}")
     p.add_argument("--full", action="store_true", help="rebuild from scratch (no incremental)")
     p.add_argument("--retrain", action="store_true", help="retrain models before predicting")
+    p.add_argument("--as-of", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                   help="compute the profile as of this date, reading only what was known "
+                        "then (default: the latest event in the lake)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="generate the sample lake and run every built stage",
@@ -203,15 +239,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=20, help="how many (newest first)")
     p.set_defaults(func=cmd_runs)
 
+    p = sub.add_parser("maintain", help="compact and vacuum the lake's tables; print what "
+                       "was freed", description="Compact small files and vacuum every table "
+                       "the run manifests name (lake.vacuum_retention_hours).")
+    p.add_argument("--conf", help="config file")
+    p.set_defaults(func=cmd_maintain)
+
     p = sub.add_parser("config", help="print the effective configuration, every key",
                        description="Load a config (with includes and VISTA__ environment "
                                    "overrides), validate it, and print every key with its "
                                    "value or default.")
     p.add_argument("--conf", help=f"config YAML (default {DEFAULT_CONF})")
     p.add_argument("--section", help="only this section (e.g. identity)")
+    p.add_argument("--init", action="store_true",
+                   help="write the shipped profiles (conf/local.yaml, conf/sources/...) for "
+                        "editing instead of printing")
+    p.add_argument("--dir", default=".", help="with --init: folder to write conf/ into")
+    p.add_argument("--force", action="store_true", help="with --init: overwrite existing files")
     p.set_defaults(func=cmd_config)
 
     _add_identity(sub)
+    _add_profile(sub)
     _add_activation(sub)
     return parser
 
@@ -224,6 +272,16 @@ def _add_identity(sub: Any) -> None:
         p.set_defaults(func=lambda a: _not_built("identity"))
         return
     add_identity_commands(sub)
+
+
+def _add_profile(sub: Any) -> None:
+    try:
+        from vista.profile.cli import add_profile_commands
+    except ImportError:
+        p = sub.add_parser("profile", help="the customer card (not built yet)")
+        p.set_defaults(func=lambda a: _not_built("profile"))
+        return
+    add_profile_commands(sub)
 
 
 def _add_activation(sub: Any) -> None:
