@@ -91,7 +91,7 @@ def _two_tastes(spark):
 
 def test_lifestyle_recovers_two_tastes_and_names_them(spark) -> None:
     cfg = ls.LifestyleConfig(
-        k_min=2, k_max=3, seeds=1, bootstraps=0, name_terms=2, max_iter=10,
+        k_min=2, k_max=3, seeds=1, bootstraps=0, name_terms=2, max_iter=10, min_cluster_size=2,
         features=fe.LifestyleFeaturesConfig(min_events=3, min_customers=2, families=[
             fe.FeatureFamily(name="cat", source="order_lines", term="category")]))
     counts = fe.term_counts({"order_lines": _two_tastes(spark)}, cfg.features, AS_OF)

@@ -53,6 +53,7 @@ INTENT_T = "gold/segments_intent"
 MICRO_T = "gold/micro_segments"
 CATALOGUE_T = "gold/segment_catalogue"
 TRANSITIONS_T = "gold/segment_transitions"
+GRAPH_T = "silver/identity_graph"
 
 
 class BehaviourInputError(VistaError):
@@ -219,8 +220,8 @@ def _gate(lifestyle: DataFrame, customers: int, cfg: ls.LifestyleConfig,
           sizes: dict[str, int], ctx: RunContext) -> None:
     from vista.quality import ExpectationSpec, gate
 
-    def spec(kind: str, **kw: Any) -> ExpectationSpec:
-        return ExpectationSpec(type=f"expect_{kind}", kwargs=kw)
+    def spec(kind: str, critical: bool = True, **kw: Any) -> ExpectationSpec:
+        return ExpectationSpec(type=f"expect_{kind}", kwargs=kw, critical=critical)
 
     ctx.manifest.record_quality(gate(lifestyle, LIFESTYLE_T, [
         spec("column_values_to_not_be_null", column="uid"),
@@ -234,8 +235,9 @@ def _gate(lifestyle: DataFrame, customers: int, cfg: ls.LifestyleConfig,
     frame = ctx.spark.createDataFrame(rows, "segment string, size long, share double")
     ctx.manifest.record_quality(gate(frame, f"{LIFESTYLE_T}#sizes", [
         spec("column_values_to_be_between", column="size", min_value=1),
-        spec("column_values_to_be_between", column="share",
-             min_value=cfg.min_segment_share, max_value=cfg.max_segment_share),
+        spec("column_values_to_be_between", critical=cfg.size_bounds == "error",
+             column="share", min_value=cfg.min_segment_share,
+             max_value=cfg.max_segment_share),
     ]))
 
 
@@ -265,6 +267,31 @@ def _lifestyle_metrics(out: LifestyleOutcome, sizes: dict[str, int]) -> dict[str
     return m
 
 
+def _truth_metrics(ctx: RunContext, cfg: ls.LifestyleConfig, assigned: DataFrame
+                   ) -> dict[str, float]:
+    """ARI against known latent labels, when ``segments.lifestyle.truth`` is set."""
+    from vista.segments.lifestyle_truth import lifestyle_ari, uid_labels
+
+    truth = cfg.truth
+    if truth.persons is None or truth.record_person is None:
+        return {}
+    try:
+        persons = ctx.spark.read.parquet(truth.persons)
+        record_person = ctx.spark.read.parquet(truth.record_person)
+        labels = uid_labels(_read(ctx, GRAPH_T), record_person, persons, truth.label)
+        ari, scored = lifestyle_ari(assigned, labels)
+    except BehaviourInputError:
+        raise
+    except Exception as exc:  # a wrong path or column: say which setting to fix
+        raise BehaviourInputError(
+            f"segments.lifestyle.truth: cannot score against {truth.persons} / "
+            f"{truth.record_person} (label {truth.label!r}): {str(exc).splitlines()[0]}"
+        ) from exc
+    log.info("lifestyle: adjusted Rand index %.4f against %s on %d customers", ari,
+             truth.label, scored)
+    return {"lifestyle_ari": ari, "lifestyle_ari_customers": float(scored)}
+
+
 def run_behavioural(ctx: RunContext, cfg: SegmentsConfig) -> dict[str, Any]:
     """Lifestyle, intent, micro-segments and the catalogue for every profile UID.
 
@@ -292,6 +319,7 @@ def run_behavioural(ctx: RunContext, cfg: SegmentsConfig) -> dict[str, Any]:
     life = lifestyle_refresh(ctx, cfg.lifestyle, customers, sources, as_of)
     sizes = _sizes(life.assignments, life.model)
     metrics.update(_lifestyle_metrics(life, sizes))
+    metrics.update(_truth_metrics(ctx, cfg.lifestyle, life.assignments))
     if ctx.options.get("gate", True):
         _gate(life.assignments, n_customers, cfg.lifestyle, sizes, ctx)
     with behaviour_tracking.run(ctx) as tracker:

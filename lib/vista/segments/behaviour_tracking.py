@@ -165,3 +165,29 @@ def _k_plot(plt: Any, selection: Any, path: Path) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def compare_runs(cfg: Any, runs: int = 2) -> Any:
+    """The last ``runs`` behavioural refreshes side by side: one column per MLflow run.
+
+    Args:
+        cfg: The ``mlflow`` config section.
+        runs: How many of the latest ``segments-behaviour`` runs to show.
+
+    Returns:
+        A pandas DataFrame: one row per metric or parameter (``metrics.*``,
+        ``params.*``), one column per run (newest first), labelled by start time.
+    """
+    import mlflow
+
+    from vista import tracking
+
+    experiment_id = tracking.configure(cfg)
+    found = mlflow.search_runs([experiment_id], max_results=runs,
+                               filter_string="tags.mlflow.runName = 'segments-behaviour'",
+                               order_by=["attributes.start_time DESC"])
+    if found.empty:
+        return found
+    found = found.set_index(found["start_time"].astype(str))
+    keep = [c for c in found.columns if c.startswith(("metrics.", "params.lifestyle"))]
+    return found[keep].T.sort_index()

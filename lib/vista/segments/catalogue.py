@@ -213,3 +213,21 @@ def catalogue_rows(segmentations: list[Segmentation], profile: DataFrame | None,
                          None if prev is None else int(st["size"]) - prev,
                          None if resp is None else int(resp), nps, as_of, run_id))
     return rows
+
+
+def traits_table(catalogue: Any) -> Any:
+    """The catalogue's ``traits`` JSON spread into columns, one row per segment.
+
+    Args:
+        catalogue: A pandas DataFrame of ``gold/segment_catalogue`` rows (it is small:
+            one row per segment).
+
+    Returns:
+        A pandas DataFrame indexed by ``segmentation, segment`` with one column per
+        trait (``profile.revenue.lift``, ``survey.nps``, ``top_features``, ...).
+    """
+    import pandas as pd
+
+    flat = pd.json_normalize([json.loads(t) if t else {} for t in catalogue["traits"]])
+    flat.index = pd.MultiIndex.from_frame(catalogue[["segmentation", "segment"]])
+    return flat

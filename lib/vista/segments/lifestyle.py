@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pyspark.ml import PipelineModel
@@ -34,6 +35,7 @@ from pyspark.sql import functions as F
 
 from vista.config.models import Section
 from vista.segments.features import LifestyleFeaturesConfig, Vocabulary
+from vista.segments.lifestyle_truth import LifestyleTruthConfig
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ class LifestyleConfig(Section):
         features: How behaviour becomes features.
         k_min: Smallest number of clusters tried.
         k_max: Largest number of clusters tried.
+        min_cluster_size: k is at most the eligible customers divided by this, so a
+            small population is not cut into clusters of a handful of people.
         seeds: Refits with other seeds per k, compared with the reference fit.
         bootstraps: Refits on bootstrap samples per k, compared with the reference fit.
         bootstrap_fraction: Sampling fraction of a bootstrap refit (with replacement).
@@ -65,13 +69,18 @@ class LifestyleConfig(Section):
             training and the current segment shares exceeds this.
         min_segment_share: Quality gate: the smallest cluster's share of customers.
         max_segment_share: Quality gate: the largest cluster's share of customers.
+        size_bounds: What a cluster share outside the bounds does at the gate:
+            ``error`` stops publication, ``warn`` records a warning (an empty segment
+            is always an error).
         registered_model: MLflow registry name of the fitted ``PipelineModel``.
+        truth: Optional latent labels to score the segmentation against (ARI).
     """
 
     enabled: bool = True
     features: LifestyleFeaturesConfig = Field(default_factory=LifestyleFeaturesConfig)
     k_min: int = Field(4, ge=2)
     k_max: int = Field(14, ge=2)
+    min_cluster_size: int = Field(20, ge=1)
     seeds: int = Field(2, ge=0)
     bootstraps: int = Field(2, ge=0)
     bootstrap_fraction: float = Field(0.8, gt=0.0, le=1.0)
@@ -85,7 +94,9 @@ class LifestyleConfig(Section):
     max_drift: float = Field(0.1, ge=0.0)
     min_segment_share: float = Field(0.005, ge=0.0, le=1.0)
     max_segment_share: float = Field(0.8, ge=0.0, le=1.0)
+    size_bounds: Literal["error", "warn"] = "error"
     registered_model: str = "vista-lifestyle"
+    truth: LifestyleTruthConfig = Field(default_factory=LifestyleTruthConfig)
 
     @model_validator(mode="after")
     def _k_range(self) -> LifestyleConfig:
@@ -98,7 +109,7 @@ class LifestyleConfig(Section):
         from hashlib import sha256
 
         keys = ("k_min", "k_max", "seeds", "bootstraps", "bootstrap_fraction",
-                "min_stability", "min_jaccard", "max_iter", "seed")
+                "min_stability", "min_jaccard", "max_iter", "seed", "min_cluster_size")
         text = self.features.config_hash() + repr([getattr(self, k) for k in keys])
         return sha256(text.encode()).hexdigest()[:16]
 
@@ -259,7 +270,7 @@ def choose_k(scores: list[KScore]) -> Selection:
 
 def select_k(vecs: DataFrame, cfg: LifestyleConfig, customers: int) -> Selection:
     """Score every k of the configured range that the population can support."""
-    k_max = min(cfg.k_max, max(2, customers - 1))
+    k_max = min(cfg.k_max, max(2, customers // cfg.min_cluster_size))
     k_min = min(cfg.k_min, k_max)
     return choose_k([score_k(vecs, k, cfg) for k in range(k_min, k_max + 1)])
 
