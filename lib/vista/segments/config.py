@@ -264,8 +264,8 @@ class ClvConfig(Section):
         horizon: Periods (of ``time_unit``) the CLV and expected purchases look ahead.
         annual_discount_rate: Yearly discount rate of future spend (0.1 = 10 %),
             converted to a rate per time unit.
-        l2_penalty: L2 penalty on the fitted parameters (0 = plain maximum likelihood);
-            raise it a little when a fit does not converge.
+        l2_penalty: L2 penalty on the fitted log-parameters (0 = plain maximum
+            likelihood); a little (0.01) keeps a fit on few customers finite.
         max_iterations: Optimiser iteration limit of each fit.
         monetary_precision: Relative width of the spend bins that reduce repeat buyers
             to Gamma-Gamma's sufficient statistics (the sum of log spend is exact; the

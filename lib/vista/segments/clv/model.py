@@ -8,9 +8,12 @@ take numpy arrays (Spark calls them batch by batch in a pandas UDF).
 Log-likelihoods follow Fader, Hardie & Lee (2005) and Fader & Hardie (2013), written with
 ``gammaln``/``betaln`` and a log-sum-exp so that large frequencies and long histories
 neither overflow nor lose precision. Both fits minimise the weighted *mean* negative
-log-likelihood over log-parameters (so every parameter stays positive) with L-BFGS-B and
-analytic gradients, plus an optional L2 penalty ``l2 * sum(params**2)`` (the same form as
-the ``lifetimes`` package's ``penalizer_coef``).
+log-likelihood over log-parameters (so every parameter stays positive) with BFGS and
+analytic gradients, plus an optional L2 penalty ``l2 * sum(log(params)**2)``. The penalty
+is on the log-parameters, so it does not depend on the currency or the time unit (the
+``lifetimes`` package's ``penalizer_coef`` on the raw parameters weighs a spend scale in
+euros and in pesos differently), and it keeps a fit on little data away from the
+boundaries where a parameter runs to 0 or to infinity.
 
 Example:
     >>> import numpy as np
@@ -21,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +35,8 @@ from vista.errors import VistaError
 
 BGNBD_NAMES = ("r", "alpha", "a", "b")
 GG_NAMES = ("p", "q", "gamma")
+
+log = logging.getLogger(__name__)
 
 
 class ClvFitError(VistaError):
@@ -82,30 +88,49 @@ def bgnbd_log_likelihood(params: np.ndarray, x: np.ndarray, t_x: np.ndarray,
     return a1 + a2 + np.logaddexp(a3, a4)
 
 
+def _by_frequency(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct frequencies and their total weight: the terms of the likelihoods that
+    depend on ``x`` alone (``gammaln``, ``digamma``) are summed per frequency, a few dozen
+    values, instead of per pattern."""
+    ux, inverse = np.unique(x, return_inverse=True)
+    return ux, np.bincount(inverse, weights=w)
+
+
 def _bgnbd_objective(log_params: np.ndarray, x: np.ndarray, t_x: np.ndarray, t: np.ndarray,
-                     w: np.ndarray, l2: float) -> tuple[float, np.ndarray]:
-    """Mean negative log-likelihood (+ L2) and its gradient in log-parameters."""
+                     w: np.ndarray, l2: float, ux: np.ndarray,
+                     wx: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean negative log-likelihood (+ L2) and its gradient in log-parameters.
+
+    ``ux, wx`` are :func:`_by_frequency` of ``x, w``.
+    """
     params = np.exp(log_params)
     r, alpha, a, b = params
     buyer = x > 0
     bx1 = np.where(buyer, b + x - 1, 1.0)
-    a3 = -(r + x) * np.log(alpha + t)
-    a4 = np.where(buyer, np.log(a) - np.log(bx1) - (r + x) * np.log(alpha + t_x), -np.inf)
+    log_at, log_atx = np.log(alpha + t), np.log(alpha + t_x)
+    a3 = -(r + x) * log_at
+    a4 = np.where(buyer, np.log(a) - np.log(bx1) - (r + x) * log_atx, -np.inf)
     lse = np.logaddexp(a3, a4)
-    ll = (gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-          + betaln(a, b + x) - betaln(a, b) + lse)
     share4 = np.exp(a4 - lse)  # the weight of the "dropped out after the last purchase" term
     share3 = 1.0 - share4
-    d_r = (digamma(r + x) - digamma(r) + np.log(alpha)
-           - share3 * np.log(alpha + t) - share4 * np.log(alpha + t_x))
-    d_alpha = r / alpha - share3 * (r + x) / (alpha + t) - share4 * (r + x) / (alpha + t_x)
-    d_a = digamma(a + b) - digamma(a + b + x) + share4 / a
-    d_b = (digamma(b + x) - digamma(a + b + x) - digamma(b) + digamma(a + b)
-           - np.where(buyer, share4 / bx1, 0.0))
+    # terms of x alone, per distinct frequency
+    ll_x = (wx * (gammaln(r + ux) - gammaln(r) + r * np.log(alpha)
+                  + betaln(a, b + ux) - betaln(a, b))).sum()
+    psi_abx = digamma(a + b + ux)
+    d_r_x = (wx * (digamma(r + ux) - digamma(r) + np.log(alpha))).sum()
+    d_a_x = (wx * (digamma(a + b) - psi_abx)).sum()
+    d_b_x = (wx * (digamma(b + ux) - psi_abx - digamma(b) + digamma(a + b))).sum()
+    d_alpha_x = (wx * r / alpha).sum()
+    # terms of each pattern
+    w3, w4 = w * share3, w * share4
+    d_r = d_r_x - (w3 * log_at).sum() - (w4 * log_atx).sum()
+    d_alpha = d_alpha_x - (w3 * (r + x) / (alpha + t)).sum() - (w4 * (r + x) / (alpha + t_x)).sum()
+    d_a = d_a_x + w4.sum() / a
+    d_b = d_b_x - (w4 / bx1)[buyer].sum()
     n = w.sum()
-    value = -(w * ll).sum() / n + l2 * float((params ** 2).sum())
-    grad = -np.array([(w * d).sum() for d in (d_r, d_alpha, d_a, d_b)]) / n
-    grad = (grad + 2 * l2 * params) * params  # chain rule for log-parameters
+    value = -(ll_x + (w * lse).sum()) / n + l2 * float((log_params ** 2).sum())
+    grad = -np.array([d_r, d_alpha, d_a, d_b]) / n
+    grad = grad * params + 2 * l2 * log_params  # chain rule for log-parameters
     return float(value), grad
 
 
@@ -119,7 +144,7 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, t: np.ndarray, weights: np.ndarray
         t_x: Recency per pattern.
         t: T per pattern.
         weights: Customers per pattern.
-        l2: L2 penalty on the parameters (0 = plain maximum likelihood).
+        l2: L2 penalty on the log-parameters (0 = plain maximum likelihood).
         max_iter: Optimiser iteration limit.
         initial: Starting ``(r, alpha, a, b)``.
 
@@ -133,7 +158,8 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, t: np.ndarray, weights: np.ndarray
     x, t_x, t, w = (np.asarray(v, dtype=float) for v in (x, t_x, t, weights))
     _check_patterns(x, t_x, t, w)
     res = optimize.minimize(_bgnbd_objective, np.log(np.asarray(initial, dtype=float)),
-                            args=(x, t_x, t, w, l2), jac=True, method="L-BFGS-B",
+                            args=(x, t_x, t, w, l2, *_by_frequency(x, w)), jac=True,
+                            method="BFGS",
                             options={"maxiter": max_iter})
     return _fit_result("BG/NBD", BGNBD_NAMES, res, w, len(x), max_iter,
                        lambda p: float((w * bgnbd_log_likelihood(p, x, t_x, t)).sum()))
@@ -156,13 +182,23 @@ def _fit_result(model: str, names: tuple[str, ...], res: optimize.OptimizeResult
                 w: np.ndarray, patterns: int, max_iter: int, total_ll) -> Fit:  # noqa: ANN001
     params = np.exp(res.x)
     finite = bool(np.all(np.isfinite(params)) and np.isfinite(res.fun))
-    if not res.success or not finite:
+    # BFGS stops with status 2 ("precision loss") when the line search cannot improve on
+    # an optimum already reached; a vanishing gradient tells that case from a failure
+    flat = res.status == 2 and finite and float(np.max(np.abs(res.jac))) < 1e-4
+    if not (res.success or flat) or not finite:
         raise ClvFitError(
             f"{model} fit did not converge after {res.nit} iterations ({res.message}; "
             f"parameters {dict(zip(names, np.round(params, 6).tolist(), strict=True))}). "
-            f"Try: a small L2 penalty (segments.clv.l2_penalty, e.g. 0.001), a higher "
+            f"Try: a small L2 penalty (segments.clv.l2_penalty, e.g. 0.01), a higher "
             f"segments.clv.max_iterations (now {max_iter}), a coarser time unit, or more "
             f"purchase history; very few repeat buyers also make the fit ill-posed")
+    extreme = [n for n, v in zip(names, res.x, strict=True) if n != "gamma" and abs(v) > 9]
+    if extreme:
+        log.warning("%s fit ran to a boundary (%s): too little data for this model; its "
+                    "predictions are unreliable. A small segments.clv.l2_penalty (e.g. 0.01) "
+                    "keeps the parameters finite", model, ", ".join(
+                        f"{n}={np.exp(v):.3g}" for n, v in zip(names, res.x, strict=True)
+                        if n in extreme))
     return Fit(params=dict(zip(names, params.tolist(), strict=True)),
                log_likelihood=total_ll(params), customers=int(round(w.sum())),
                patterns=patterns, iterations=int(res.nit))
@@ -228,20 +264,29 @@ def gg_log_likelihood(params: np.ndarray, x: np.ndarray, sum_log_m: np.ndarray,
 
 
 def _gg_objective(log_params: np.ndarray, x: np.ndarray, sum_log_m: np.ndarray, m: np.ndarray,
-                  n: np.ndarray, l2: float) -> tuple[float, np.ndarray]:
+                  n: np.ndarray, l2: float, ux: np.ndarray,
+                  nx: np.ndarray) -> tuple[float, np.ndarray]:
     params = np.exp(log_params)
     p, q, gamma = params
+    pux = p * ux
+    psi = digamma(pux + q)
+    # terms of x alone, per distinct frequency
+    ll_x = (nx * (gammaln(pux + q) - gammaln(pux) - gammaln(q) + q * np.log(gamma)
+                  + pux * np.log(ux))).sum()
+    d_p_x = (nx * ux * (psi - digamma(pux) + np.log(ux))).sum()
+    d_q_x = (nx * (psi - digamma(q) + np.log(gamma))).sum()
+    # terms of each group
+    xm_g = x * m + gamma
+    log_xm = np.log(xm_g)
     px = p * x
-    log_xm = np.log(x * m + gamma)
-    ll = gg_log_likelihood(params, x, sum_log_m, m, n)
-    psi = digamma(px + q)
-    d_p = n * x * (psi - digamma(px) + np.log(x) - log_xm) + x * sum_log_m
-    d_q = n * (psi - digamma(q) + np.log(gamma) - log_xm)
-    d_g = n * (q / gamma - (px + q) / (x * m + gamma))
+    ll = ll_x + ((px - 1) * sum_log_m - n * (px + q) * log_xm).sum()
+    d_p = d_p_x + (x * sum_log_m - n * x * log_xm).sum()
+    d_q = d_q_x - (n * log_xm).sum()
+    d_g = (n * (q / gamma - (px + q) / xm_g)).sum()
     total = n.sum()
-    value = -ll.sum() / total + l2 * float((params ** 2).sum())
-    grad = -np.array([d.sum() for d in (d_p, d_q, d_g)]) / total
-    return float(value), (grad + 2 * l2 * params) * params
+    value = -ll / total + l2 * float((log_params ** 2).sum())
+    grad = -np.array([d_p, d_q, d_g]) / total
+    return float(value), grad * params + 2 * l2 * log_params
 
 
 def fit_gamma_gamma(x: np.ndarray, sum_log_m: np.ndarray, m: np.ndarray, n: np.ndarray,
@@ -254,7 +299,7 @@ def fit_gamma_gamma(x: np.ndarray, sum_log_m: np.ndarray, m: np.ndarray, n: np.n
         sum_log_m: Sum of the group's log average spend.
         m: The group's representative average spend (> 0).
         n: Customers per group.
-        l2: L2 penalty on the parameters.
+        l2: L2 penalty on the log-parameters.
         max_iter: Optimiser iteration limit.
         initial: Starting ``(p, q, gamma)``.
 
@@ -271,7 +316,8 @@ def fit_gamma_gamma(x: np.ndarray, sum_log_m: np.ndarray, m: np.ndarray, n: np.n
     if (x <= 0).any() or (m <= 0).any():
         raise ClvFitError("Gamma-Gamma: groups need frequency > 0 and spend > 0")
     res = optimize.minimize(_gg_objective, np.log(np.asarray(initial, dtype=float)),
-                            args=(x, s, m, n, l2), jac=True, method="L-BFGS-B",
+                            args=(x, s, m, n, l2, *_by_frequency(x, n)), jac=True,
+                            method="BFGS",
                             options={"maxiter": max_iter})
     return _fit_result("Gamma-Gamma", GG_NAMES, res, n, len(x), max_iter,
                        lambda prm: float(gg_log_likelihood(prm, x, s, m, n).sum()))
