@@ -8,6 +8,7 @@ YAML shape (every key optional; see each section's module for its keys)::
       survivorship: {...}     # vista.identity.cluster_config.SurvivorshipConfig
       uid_salt_env: VISTA_UID_SALT
       track_mlflow: true
+      break_lineage: checkpoint   # checkpoint | local_checkpoint | persist
       fingerprint_columns: [ids, first_name_std, last_name_std, ...]
 """
 
@@ -19,6 +20,7 @@ import json
 from pydantic import Field, model_validator
 
 from vista.identity.cluster_config import ClusteringConfig, Section, SurvivorshipConfig
+from vista.identity.lineage import BreakMethod
 from vista.identity.linking_config import LinkingConfig
 
 _MATCH_COLUMNS = [
@@ -40,6 +42,11 @@ class IdentityConfig(Section):
         track_mlflow: Log each resolution run's metrics to MLflow.
         fingerprint_columns: Person-record columns whose change makes a record "changed"
             for incremental runs (re-linked and re-clustered).
+        break_lineage: How the stage materialises intermediate frames
+            (``vista.identity.lineage``): ``checkpoint`` (reliable, the safe choice on a
+            cluster), ``local_checkpoint`` (no write; only where executors are never
+            lost, such as local mode) or ``persist`` (cheapest on tiny data). It never
+            changes a result, so it is not part of :meth:`resolution_hash`.
     """
 
     linking: LinkingConfig = Field(default_factory=LinkingConfig)
@@ -49,6 +56,7 @@ class IdentityConfig(Section):
     track_mlflow: bool = True
     fingerprint_columns: list[str] = Field(default_factory=lambda: list(_MATCH_COLUMNS),
                                            min_length=1)
+    break_lineage: BreakMethod = "checkpoint"
 
     @model_validator(mode="after")
     def _weak_links_scored(self) -> IdentityConfig:
