@@ -15,6 +15,7 @@ from vista.config.models import (
 )
 from vista.identity.config import IdentityConfig
 from vista.ingest.config import IngestConfig
+from vista.profile.config import ProfileConfig
 from vista.segments.config import SegmentsConfig
 
 __all__ = ["STAGE_NAMES", "DemoConfig", "VistaConfig"]
@@ -41,3 +42,4 @@ class VistaConfig(Section):
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     activation: ActivationConfig = Field(default_factory=ActivationConfig)
     segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
+    profile: ProfileConfig = Field(default_factory=ProfileConfig)

@@ -58,12 +58,13 @@ def link_map(source_ids: Column, templates: dict[str, str]) -> Column:
     """``source -> [url, ...]`` for the sources with a template (ids URL-encoded)."""
     if not templates:
         return F.create_map().cast("map<string,array<string>>")
+    def url(head: str, tail: str):
+        return lambda i: F.concat(F.lit(head), F.url_encode(i), F.lit(tail))
+
     entries = []
     for source, template in sorted(templates.items()):
         head, tail = template.split("{id}")
-        ids = F.element_at(source_ids, F.lit(source))
-        urls = F.transform(ids, lambda i, h=head, t=tail: F.concat(F.lit(h), F.url_encode(i),
-                                                                  F.lit(t)))
+        urls = F.transform(F.element_at(source_ids, F.lit(source)), url(head, tail))
         entries.append(F.struct(F.lit(source).alias("k"), urls.alias("v")))
     present = F.filter(F.array(*entries), lambda e: e["v"].isNotNull())
     return F.map_from_entries(present)
