@@ -122,6 +122,14 @@ def clv_table(summary: DataFrame, model: clv_mod.ClvModel, cfg: ClvConfig,
     """``gold/clv`` rows: scores plus ``clv_tier`` from CLV quantiles (equal CLV, equal
     tier; the top tier takes the first share)."""
     scored = clv_mod.score(summary, model).checkpoint(eager=True)
+    broken = scored.where(F.isnan("clv") | F.isnan("p_alive")
+                          | F.isnan("expected_purchases")).count()
+    if broken:
+        raise clv_mod.ClvFitError(
+            f"{broken} customer(s) got a non-finite CLV or P(alive): the fitted parameters "
+            f"{ {k: round(v, 6) for k, v in model.as_dict().items()} } sit where the "
+            f"expectation's hypergeometric series breaks down; set a small "
+            f"segments.clv.l2_penalty (e.g. 0.01) or use more purchase history")
     probs, acc = [], 0.0
     for tier in cfg.tiers[:-1]:
         acc += tier.share
