@@ -26,6 +26,7 @@ RECORDS = "silver/person_records"
 HISTORY = "silver/person_records_history"
 GRAPH = "silver/identity_graph"
 DEVICES = "silver/identity_devices"
+ORDERS = "silver/orders"
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Person:
         identifiers: ``(kind, value)``: ``email``, ``phone``, ``id:<kind>``, ``record``.
         needles: Values as delivered (addresses, numbers, ids) for scanning text.
         names: Full names as delivered (only to scan side files at purge).
+        order_keys: Their orders (to find order lines, which carry no person column).
     """
 
     uids: tuple[str, ...] = ()
@@ -81,6 +83,7 @@ class Person:
     identifiers: tuple[tuple[str, str], ...] = ()
     needles: tuple[str, ...] = field(default=(), repr=False)
     names: tuple[str, ...] = field(default=(), repr=False)
+    order_keys: tuple[str, ...] = ()
 
     def values(self, kind: str) -> list[str]:
         return sorted({v for k, v in self.identifiers if k == kind})
@@ -186,11 +189,17 @@ def resolve(lake: Lake, request: ForgetRequest, sources: dict[str, str],
             if prefix in prefix_kind:
                 idents.add((f"id:{prefix_kind[prefix]}", device))
     idents |= {("record", k) for k in keys}
+    order_keys: set[str] = set()
+    orders = _records(lake, ORDERS)
+    pairs = sorted({f"{k[3:]}:{v}" for k, v in idents if k.startswith("id:")})
+    if orders is not None and pairs:
+        cond = ids_match("ids", pairs, orders.schema["ids"].dataType)
+        order_keys = {r[0] for r in orders.where(cond).select("order_key").collect()}
     needles |= {v for k, v in idents if k.startswith("id:")}
     person = Person(uids=tuple(sorted(uids)), record_keys=tuple(sorted(keys)),
                     identifiers=tuple(sorted(idents)),
                     needles=tuple(sorted(n for n in needles if len(n) >= 4)),
-                    names=tuple(sorted(names)))
+                    names=tuple(sorted(names)), order_keys=tuple(sorted(order_keys)))
     log.info("erasure: the request resolves to %d UID(s), %d record(s), %d identifier(s)",
              len(person.uids), len(person.record_keys), len(person.identifiers))
     return person
@@ -223,10 +232,12 @@ def person_condition(df: DataFrame, person: Person) -> Column | None:
     conds = [_isin(c, uids) for c in ("uid", "old_uid", "new_uid") if c in types]
     conds += [_isin(c, keys) for c in ("record_key", "record_key_l", "record_key_r",
                                        "device_key") if c in types]
+    if "order_key" in types:
+        conds.append(_isin("order_key", list(person.order_keys)))
     if "ids" in types:
         conds.append(ids_match("ids", person.id_pairs(), types["ids"]))
     live = [c for c in conds if c is not None]
     if not any(c in types for c in ("uid", "old_uid", "new_uid", "record_key", "record_key_l",
-                                    "device_key", "ids")):
+                                    "device_key", "ids", "order_key")):
         return None
     return reduce(lambda a, b: a | b, live) if live else F.lit(False)

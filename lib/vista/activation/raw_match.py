@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 
 from vista.activation.person import Person, ids_match
 from vista.ingest.config import IngestConfig, SourceConfig
-from vista.ingest.mapping import to_canonical
+from vista.ingest.mapping import LINEAGE, to_canonical
 
 RID = "__vista_rid"
 
@@ -42,9 +42,18 @@ def as_raw(df: DataFrame, src: SourceConfig, table: str) -> DataFrame:
     ddl = ", ".join(f"`{n}` {t}" for n, t in src.schema_.items())
     parsed = F.from_json(F.col("raw"), ddl)
     cols = [parsed.getField(n).alias(n) for n in src.schema_]
-    lineage = [F.col(c) for c in ("_batch_id", "_file", "_file_modified_at") if c in df.columns]
+    lineage = [F.col(c) for c in LINEAGE if c in df.columns]
     return df.select("*", *[c.alias(f"__raw_{i}") for i, c in enumerate(cols)]).select(
         RID, *[F.col(f"__raw_{i}").alias(n) for i, n in enumerate(src.schema_)], *lineage)
+
+
+def with_lineage_defaults(rows: DataFrame, src: SourceConfig) -> DataFrame:
+    """Add the lineage columns the mapping reads and a raw batch may not have yet."""
+    defaults = {"_source": F.lit(src.name), "_file": F.lit(None).cast("string"),
+                "_file_modified_at": F.lit(None).cast("timestamp"),
+                "_ingested_at": F.current_timestamp(), "_batch_id": F.lit(0).cast("long")}
+    missing = {c: v for c, v in defaults.items() if c not in rows.columns}
+    return rows.withColumns(missing) if missing else rows
 
 
 def canonical_matches(rows: DataFrame, src: SourceConfig, cfg: IngestConfig,
@@ -57,8 +66,7 @@ def canonical_matches(rows: DataFrame, src: SourceConfig, cfg: IngestConfig,
         cfg: The ingest config.
         match: Builds the condition on one output's canonical rows.
     """
-    if "_batch_id" not in rows.columns:
-        rows = rows.withColumn("_batch_id", F.lit(0).cast("long"))
+    rows = with_lineage_defaults(rows, src)
     parts = []
     for out in src.outputs:
         canon = rows.transform(to_canonical(src, out, cfg, keep=[RID]))
@@ -73,7 +81,9 @@ def value_match(person: Person) -> Callable[[DataFrame, str], Column]:
 
     def match(canon: DataFrame, entity: str) -> Column:
         types = {f.name: f.dataType for f in canon.schema.fields}
-        conds = [ids_match("ids", pairs, types["ids"])]
+        conds = [ids_match("ids", pairs, types["ids"]) if "ids" in types else None]
+        if "order_key" in types and person.order_keys:
+            conds.append(F.col("order_key").isin(list(person.order_keys)))
         if entity == "person":
             conds += [F.col("record_key").isin(keys) if keys else None,
                       F.col("email_std").isin(emails) if emails else None,

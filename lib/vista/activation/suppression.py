@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 
 from vista.activation.config import ActivationConfig
 from vista.activation.errors import ErasureError
-from vista.activation.raw_match import RID
+from vista.activation.raw_match import RID, with_lineage_defaults
 from vista.activation.tokens import (
     SUPPRESSION_TABLE,
     privacy_salt,
@@ -38,7 +38,9 @@ log = logging.getLogger(__name__)
 
 
 def _token_rows(canon: DataFrame, entity: str, salt: str) -> DataFrame:
-    """``RID, token`` for every identifier of canonical rows."""
+    """``RID, token`` for every identifier of canonical rows (order lines carry none)."""
+    if "ids" not in canon.columns:
+        return canon.select(RID, F.lit(None).cast("string").alias("token")).where("false")
     pairs: list[Column] = [F.transform(
         F.map_entries(F.col("ids")),
         lambda e: F.struct(F.concat(F.lit("id:"), e["key"]).alias("k"), e["value"].alias("v")))]
@@ -71,8 +73,7 @@ def drop_suppressed(lake: Lake, src: SourceConfig, cfg: IngestConfig,
     suppressed = lake.read(SUPPRESSION_TABLE).select("token")
     salt = privacy_salt()
     base = rows.withColumn(RID, F.expr(row_digest_sql(rows.columns)))
-    mapped = base if "_batch_id" in base.columns else base.withColumn(
-        "_batch_id", F.lit(0).cast("long"))
+    mapped = with_lineage_defaults(base, src)
     hits = None
     for out in src.outputs:
         canon = mapped.transform(to_canonical(src, out, cfg, keep=[RID]))
