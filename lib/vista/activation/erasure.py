@@ -210,7 +210,7 @@ def forget(lake: Lake, cfg: ActivationConfig, ingest: IngestConfig, request: For
         sources = {s.name: s.key_namespace for s in ingest.sources}
         person = resolve(lake, request, sources, device_prefixes)
         report.found = person.found
-        report.needles = person.needles + person.names
+        report.needles = person.contact_values()
         report.destinations = _destinations_with(lake, cfg, person)
         report.tokens_suppressed = _suppress(lake, cfg, person, report.request_id, salt)
         for table in files.delta_tables(lake.spark, lake.root):

@@ -9,6 +9,7 @@ handful of values; it is never logged.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from functools import reduce
@@ -85,6 +86,13 @@ class Person:
     names: tuple[str, ...] = field(default=(), repr=False)
     order_keys: tuple[str, ...] = ()
 
+    def contact_values(self) -> tuple[str, ...]:
+        """Addresses, numbers (as delivered and E.164) and full names: the values worth
+        scanning free-form side files for (ids are short codes that match anything)."""
+        ids = {v for k, v in self.identifiers if k.startswith("id:") or k == "record"}
+        return tuple(sorted({n for n in self.needles if n not in ids and len(n) >= 6}
+                            | set(self.names)))
+
     def values(self, kind: str) -> list[str]:
         return sorted({v for k, v in self.identifiers if k == kind})
 
@@ -103,8 +111,9 @@ def _records(lake: Lake, table: str) -> DataFrame | None:
 
 def _initial_keys(lake: Lake, request: ForgetRequest, sources: dict[str, str]) -> Column | None:
     """A condition on person records selecting those the identifier names."""
-    if request.email:
-        return F.col("email_std") == request.email.strip().lower()
+    if request.email:  # compared as digests: a printed query plan holds no address
+        digest = hashlib.sha256(request.email.strip().lower().encode("utf-8")).hexdigest()
+        return F.sha2(F.col("email_std"), 256) == digest
     if request.record_id:
         head, _, value = request.record_id.strip().partition(":")
         if head in sources:

@@ -14,6 +14,7 @@ The same mapping decides at ingest whether a new raw row belongs to a suppressed
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from functools import reduce
 
@@ -77,7 +78,10 @@ def canonical_matches(rows: DataFrame, src: SourceConfig, cfg: IngestConfig,
 def value_match(person: Person) -> Callable[[DataFrame, str], Column]:
     """Matches canonical rows carrying the person's record keys, ids, addresses, numbers."""
     keys, pairs = list(person.record_keys), person.id_pairs()
-    emails, phones = person.values("email"), person.values("phone")
+    # Addresses and numbers are compared as SHA-256 digests, so a query plan (printed
+    # with an error, shown in the Spark UI) holds no value of the person.
+    emails = [hashlib.sha256(v.encode("utf-8")).hexdigest() for v in person.values("email")]
+    phones = [hashlib.sha256(v.encode("utf-8")).hexdigest() for v in person.values("phone")]
 
     def match(canon: DataFrame, entity: str) -> Column:
         types = {f.name: f.dataType for f in canon.schema.fields}
@@ -86,8 +90,8 @@ def value_match(person: Person) -> Callable[[DataFrame, str], Column]:
             conds.append(F.col("order_key").isin(list(person.order_keys)))
         if entity == "person":
             conds += [F.col("record_key").isin(keys) if keys else None,
-                      F.col("email_std").isin(emails) if emails else None,
-                      F.col("phone_e164").isin(phones) if phones else None]
+                      F.sha2(F.col("email_std"), 256).isin(emails) if emails else None,
+                      F.sha2(F.col("phone_e164"), 256).isin(phones) if phones else None]
         live = [c for c in conds if c is not None]
         return F.coalesce(reduce(lambda a, b: a | b, live), F.lit(False)) if live else F.lit(False)
 
