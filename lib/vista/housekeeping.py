@@ -61,13 +61,18 @@ def clean_checkpoints(spark: SparkSession) -> int:
     ``spark.checkpoint_dir``; once a run has finished nothing reads them again. Other
     applications' folders (a run going on next to this one) are left alone.
     """
-    from vista.lake import remove, usage
+    from vista.lake import list_dirs, remove, resolve_location, usage
 
     current = spark.sparkContext.getCheckpointDir()
     if not current:
         return 0
     used = usage(current)
     remove(current)
+    # Each setCheckpointDir (the session's, and each run's lineage breaks) leaves a
+    # folder of its own; the empty ones are of no use to anyone.
+    for folder in list_dirs(resolve_location(current.rstrip("/").rsplit("/", 1)[0])):
+        if usage(folder).files == 0:
+            remove(folder)
     if used.files:
         log.info("checkpoints: removed %d file(s), %s under %s", used.files,
                  human_bytes(used.bytes), current)

@@ -12,9 +12,18 @@ written by :func:`write_text`, :func:`read_text`, :func:`list_files`, :func:`usa
 """
 
 from vista.lake._lake import Lake, Maintenance, WriteResult
-from vista.lake._store import Usage, list_files, read_text, remove, upload_dir, usage, write_text
+from vista.lake._store import (
+    Usage,
+    list_dirs,
+    list_files,
+    read_text,
+    remove,
+    upload_dir,
+    usage,
+    write_text,
+)
 from vista.lake._uri import LakeLocation, is_uri
 from vista.lake._uri import resolve as resolve_location
 
-__all__ = ["Lake", "LakeLocation", "Maintenance", "Usage", "WriteResult", "is_uri", "list_files", "read_text",
+__all__ = ["Lake", "LakeLocation", "Maintenance", "Usage", "WriteResult", "is_uri", "list_dirs", "list_files", "read_text",
            "remove", "resolve_location", "upload_dir", "usage", "write_text"]

@@ -104,6 +104,20 @@ def list_files(location: str | LakeLocation, suffix: str = "") -> list[LakeLocat
     return [loc.join(n) for n in names if n.endswith(suffix)]
 
 
+def list_dirs(location: str | LakeLocation) -> list[LakeLocation]:
+    """Folders directly under a folder, sorted by name (none when it does not exist)."""
+    loc = _loc(location)
+    if loc.local is not None:
+        folder = Path(loc.local)
+        return [loc.join(p.name) for p in sorted(folder.iterdir()) if p.is_dir()] \
+            if folder.is_dir() else []
+    fs, path = _hadoop(loc)
+    if not fs.exists(path):
+        return []
+    return [loc.join(n) for n in sorted(str(s.getPath().getName())
+                                        for s in fs.listStatus(path) if s.isDirectory())]
+
+
 def usage(location: str | LakeLocation) -> Usage:
     """Files and bytes under a location, recursively (zero when it does not exist)."""
     loc = _loc(location)
