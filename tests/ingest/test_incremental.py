@@ -27,25 +27,27 @@ def test_second_run_adds_nothing_and_a_new_file_adds_its_rows(spark, inputs, tmp
     ctx = make_ctx(spark, tmp_lake, cfg)
 
     first = run(ctx)
-    assert (first["files"], first["rows_in"], first["bronze"], first["quarantined"]) == (1, 6, 2, 4)
+    assert (first["files"], first["rows_in"], first["bronze"], first["quarantined"]) == (1, 6, 3, 3)
     metrics = ctx.manifest.stages[-1].metrics["per_source"]["shop"]
-    assert metrics["quarantine_reasons"] == {"bad_date": 1, "bad_number": 1,
-                                             "negative_amount": 1, "unknown_currency": 1}
+    assert metrics["quarantine_reasons"] == {"bad_date": 1, "negative_amount": 1,
+                                             "unknown_currency": 1}
+    assert metrics["field_problems"] == {"order.amount": {"bad_number": 1}}  # o4 is kept
     assert_rows(ctx.lake.read("silver/orders").select("order_key", "amount", "amount_reporting",
                                                       "currency", "channel"),
-                [("shop:o1", 10.5, 10.5, "EUR", "online"), ("shop:o6", 20.0, 10.0, "USD", "online")])
+                [("shop:o1", 10.5, 10.5, "EUR", "online"), ("shop:o4", None, None, "EUR", "online"),
+                 ("shop:o6", 20.0, 10.0, "USD", "online")])
 
     again = run(make_ctx(spark, tmp_lake, cfg))
     assert (again["files"], again["rows_in"], again["bronze"], again["quarantined"]) == (0, 0, 0, 0)
-    assert ctx.lake.read("bronze/shop").count() == 2
+    assert ctx.lake.read("bronze/shop").count() == 3
 
     write(inputs / "shop" / "orders_2024_02.csv", EXPORT_2)
     third = run(make_ctx(spark, tmp_lake, cfg))
     assert (third["files"], third["rows_in"], third["bronze"], third["quarantined"]) == (1, 2, 1, 1)
     assert_rows(ctx.lake.read("bronze/shop").select("order_id", "_batch_id"),
-                [("o1", 0), ("o6", 0), ("o7", 1)])
+                [("o1", 0), ("o4", 0), ("o6", 0), ("o7", 1)])
     assert_rows(ctx.lake.read("quarantine/shop").select(
                     F.get_json_object("raw", "$.order_id").alias("order_id"), "reason", "_batch_id"),
-                [("o2", "bad_date", 0), ("o3", "negative_amount", 0), ("o4", "bad_number", 0),
+                [("o2", "bad_date", 0), ("o3", "negative_amount", 0),
                  ("o5", "unknown_currency", 0), ("o8", "negative_amount", 1)])
-    assert ctx.lake.read("silver/orders").count() == 3
+    assert ctx.lake.read("silver/orders").count() == 4

@@ -24,16 +24,24 @@ REASON = {
 }
 KEY_REASONS = {"missing_key", "missing_required"}
 NOT_DETECTABLE: set[tuple[str, str]] = set()  # every planted bad row is detectable
+# Bad values in optional fields keep their record (a field-level problem, not quarantine).
+FIELD_LEVEL = {("unparseable_date", "fecha_nacimiento"), ("unparseable_date", "birth_date"),
+               ("unparseable_date", "created_at"), ("wrong_type", "csat"), ("wrong_type", "nps")}
 
 
-def _expected(bad: pd.DataFrame) -> Counter:
+def _expected(bad: pd.DataFrame) -> tuple[Counter, Counter]:
+    """(quarantined rows per folder and reason, field problems per source)."""
     out: Counter = Counter()
+    problems: Counter = Counter()
     for row in bad.itertuples():
         if (row.source, row.kind) in NOT_DETECTABLE:
             continue
+        if (row.kind, row.column) in FIELD_LEVEL:
+            problems[row.source] += 1
+            continue
         reason = REASON.get((row.kind, row.column)) or REASON.get(row.kind)
         out[(row.source, reason or "missing_key_or_required")] += 1
-    return out
+    return out, problems
 
 
 @pytest.mark.e2e
@@ -64,7 +72,11 @@ def test_sample_lake_bad_rows_reconcile_with_quarantine(demo_run):
                 .count().collect())  # a handful of (folder, reason) groups
         for r in rows:
             got[(r["f"], r["r"])] += r["count"]
-    assert got == _expected(pd.read_parquet(sample / "ground_truth" / "bad_rows.parquet"))
+    quarantined, problems = _expected(pd.read_parquet(sample / "ground_truth" / "bad_rows.parquet"))
+    assert got == quarantined
+    kept = Counter({name: sum(sum(r.values()) for r in m["field_problems"].values())
+                    for name, m in per_source.items()})
+    assert +kept == problems  # unary plus drops the sources without problems
     assert counts["silver_person"] > 0 and counts["silver_order"] > 0
     assert counts["silver_order_line"] > 0 and counts["silver_interaction"] > 0
     assert any(q["table"] == "silver/orders" and q["passed"] for q in quality)

@@ -23,12 +23,13 @@ def test_csv_bad_rows_get_their_reason(spark, inputs):
     cfg = make_config(inputs, ORDERS_SOURCE)
     rows = read_batch(spark, cfg.sources[0], cfg)
     good, bad = split_rows(rows, cfg.sources[0], cfg)
-    assert_rows(good.select("order_id", "total", "cur"),
-                         [("o1", "10.50", "EUR"), ("o7", "2.00", "usd")])
+    # o4's amount is an optional field: the row is kept, the problem recorded on it
+    assert_rows(good.select("order_id", "total", "cur", "_problems"),
+                [("o1", "10.50", "EUR", []), ("o4", "12;5x", "EUR", [("order.amount", "bad_number")]),
+                 ("o7", "2.00", "usd", [])])
     expected = [
-        ("bad_date", ["bad_date:order.ts"], '"order_id":"o2"'),
+        ("bad_date", ["bad_date:order.ts"], '"order_id":"o2"'),  # an order needs its ts
         ("negative_amount", ["negative_amount"], '"order_id":"o3"'),
-        ("bad_number", ["bad_number:order.amount"], '"order_id":"o4"'),
         ("unknown_currency", ["unknown_currency"], '"order_id":"o5"'),
         ("missing_key", ["missing_key:order_id"], '"customer":"c6"'),
     ]
@@ -36,6 +37,19 @@ def test_csv_bad_rows_get_their_reason(spark, inputs):
                      F.regexp_extract("raw", r'("order_id":"o\d"|"customer":"c6")', 1))
     assert_rows(got, expected)
     assert rows.count() == good.count() + bad.count() == 7
+
+
+def test_on_error_quarantine_sends_the_row_away_for_that_field(spark, inputs):
+    write(inputs / "shop" / "orders_1.csv", ORDERS_CSV)
+    amount = {"field": "total", "on_error": "quarantine"}
+    source = {**ORDERS_SOURCE, "outputs": [{**ORDERS_SOURCE["outputs"][0], "mapping": {
+        **ORDERS_SOURCE["outputs"][0]["mapping"], "amount": amount}}]}
+    for src in (source, {**ORDERS_SOURCE, "on_error": "quarantine"}):
+        cfg = make_config(inputs, src)
+        good, bad = split_rows(read_batch(spark, cfg.sources[0], cfg), cfg.sources[0], cfg)
+        assert_rows(bad.where("reason = 'bad_number'").select("details"),
+                    [(["bad_number:order.amount"],)])
+        assert good.where("size(_problems) > 0").count() == 0
 
 
 def test_truncated_json_line_is_a_corrupt_record(spark, inputs):

@@ -229,7 +229,7 @@ def ingest_batch_source(
     lake: Lake,
     src: SourceConfig,
     cfg: IngestConfig,
-    gate: Callable[[DataFrame, str], None] | None = None,
+    gate: Callable[[DataFrame, str, int], None] | None = None,
 ) -> SourceCounts:
     """Ingest the rows of a Delta/JDBC source that are new since the last run.
 
@@ -263,6 +263,5 @@ def ingest_batch_source(
     batch_id, lo, hi = plan
     log.info("ingest %s batch %d: %s in (%s, %s]", src.name, batch_id, wm_name, lo, hi)
     rows = table.where(_in_batch(table, wm_name, src.schema_[wm_name], lo, hi))
-    files, good, reasons, replayed = write_batch(lake, src, cfg, rows, batch_id, gate)
-    counts.add(files, good, reasons, replayed)
+    counts.add(write_batch(lake, src, cfg, rows, batch_id, gate))
     return counts

@@ -20,6 +20,7 @@ Delta and JDBC sources have no file log; they are read in batch with a watermark
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,14 @@ from pyspark.sql import functions as F
 
 from vista.errors import SourceError
 from vista.ingest.config import CORRUPT_COLUMN, IngestConfig, SourceConfig
-from vista.ingest.validate import batch_stats, split_tagged, tag_rows
+from vista.ingest.drift import DRIFT_COLUMN, FileDrift, find_drift, missing_columns, reread_by_name
+from vista.ingest.validate import (
+    batch_stats,
+    has_field_checks,
+    problem_stats,
+    split_tagged,
+    tag_rows,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from vista.lake import Lake
@@ -50,6 +58,27 @@ _DEFAULT_OPTIONS: dict[str, dict[str, str]] = {
 }
 
 
+@dataclass(frozen=True)
+class BatchResult:
+    """What one micro-batch wrote.
+
+    Attributes:
+        files: Distinct files the batch read.
+        bronze: Rows written to bronze.
+        reasons: Quarantined rows per reason.
+        problems: Field-level problems of the bronze rows: ``{field: {reason: rows}}``.
+        replayed: The batch had been committed before (a re-run wrote nothing).
+        drift: Files whose columns differ from the declared schema.
+    """
+
+    files: int
+    bronze: int
+    reasons: dict[str, int]
+    problems: dict[str, dict[str, int]]
+    replayed: bool
+    drift: tuple[FileDrift, ...] = ()
+
+
 @dataclass
 class SourceCounts:
     """What one source's ingestion did in this run (``rows_in == bronze + quarantined``)."""
@@ -62,17 +91,24 @@ class SourceCounts:
     bronze: int = 0
     quarantined: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    problems: dict[str, dict[str, int]] = field(default_factory=dict)
+    drift: list[FileDrift] = field(default_factory=list)
 
-    def add(self, files: int, good: int, reasons: dict[str, int], replayed: bool) -> None:
-        bad = sum(reasons.values())
+    def add(self, batch: BatchResult) -> None:
+        bad = sum(batch.reasons.values())
         self.batches += 1
-        self.replayed_batches += int(replayed)
-        self.files += files
-        self.rows_in += good + bad
-        self.bronze += good
+        self.replayed_batches += int(batch.replayed)
+        self.files += batch.files
+        self.rows_in += batch.bronze + bad
+        self.bronze += batch.bronze
         self.quarantined += bad
-        for reason, n in reasons.items():
+        for reason, n in batch.reasons.items():
             self.reasons[reason] = self.reasons.get(reason, 0) + n
+        self.drift += batch.drift
+        for name, by_reason in batch.problems.items():
+            mine = self.problems.setdefault(name, {})
+            for reason, n in by_reason.items():
+                mine[reason] = mine.get(reason, 0) + n
 
 
 def bronze_table(src: SourceConfig) -> str:
@@ -133,8 +169,8 @@ def write_batch(
     cfg: IngestConfig,
     rows: DataFrame,
     batch_id: int,
-    gate: Callable[[DataFrame, str], None] | None = None,
-) -> tuple[int, int, dict[str, int], bool]:
+    gate: Callable[[DataFrame, str, int], None] | None = None,
+) -> BatchResult:
     """Validate one batch and write it to bronze and quarantine, idempotently.
 
     Args:
@@ -143,30 +179,51 @@ def write_batch(
         cfg: The ingest config.
         rows: The batch as read, with ``_file`` and ``_file_modified_at``.
         batch_id: The micro-batch id (monotonic per source); the Delta txn version.
-        gate: Called with the bronze rows and table name before they are written; raises
-            to stop the batch (nothing of it is committed).
+        gate: Called with the bronze rows, the table name and the number of field-level
+            problems before they are written; raises to stop the batch (nothing of it is
+            committed).
 
     Returns:
-        ``(files, bronze_rows, quarantined_rows_by_reason, replayed)``.
+        What the batch wrote (:class:`BatchResult`).
     """
     from vista.activation.suppression import drop_suppressed
 
     rows = drop_suppressed(lake, src, cfg, rows)  # erased people do not come back
+    rows, drift = _with_drift(rows, src, cfg)
     batch = tag_rows(with_lineage(rows, src, batch_id), src, cfg).persist()
     try:
         good, bad = split_tagged(batch, src)
         files, n_good, reasons = batch_stats(batch)
+        problems = problem_stats(batch) if has_field_checks(src, cfg) else {}
+        n_problems = sum(sum(p.values()) for p in problems.values())
         if gate is not None:
-            gate(good, bronze_table(src))
+            gate(good, bronze_table(src), n_problems)
         app = f"ingest:{src.name}"
-        res_b = lake.append(bronze_table(src), good, txn=(app, batch_id))
+        # merge_schema: bronze tables written before `_problems` existed gain the column
+        res_b = lake.append(bronze_table(src), good, merge_schema=True, txn=(app, batch_id))
         res_q = lake.append(quarantine_table(src), bad, txn=(app, batch_id))
         replayed = bool(res_b.skipped or res_q.skipped)
-        log.info("ingest %s batch %d: %d file(s), %d bronze, %d quarantined%s", src.name,
-                 batch_id, files, n_good, sum(reasons.values()), " (replay)" if replayed else "")
-        return int(files), n_good, reasons, replayed
+        log.info("ingest %s batch %d: %d file(s), %d bronze (%d field problem(s)), "
+                 "%d quarantined%s", src.name, batch_id, files, n_good, n_problems,
+                 sum(reasons.values()), " (replay)" if replayed else "")
+        return BatchResult(int(files), n_good, reasons, problems, replayed, tuple(drift))
     finally:
         batch.unpersist()
+
+
+def _with_drift(rows: DataFrame, src: SourceConfig,
+                cfg: IngestConfig) -> tuple[DataFrame, list[FileDrift]]:
+    """``rows`` checked for schema drift per file (see :mod:`vista.ingest.drift`)."""
+    if src.format not in ("csv", "parquet"):
+        return rows, []
+    spark = rows.sparkSession
+    options = reader_options(src, cfg)
+    files = [r["_file"] for r in rows.select("_file").distinct().collect()]  # a few names
+    drift = find_drift(spark, src, files, options)
+    if not drift:
+        return rows, []
+    rows = reread_by_name(spark, src, rows, drift, options)
+    return rows.withColumn(DRIFT_COLUMN, missing_columns(drift)), drift
 
 
 def stream_files(
@@ -174,7 +231,7 @@ def stream_files(
     lake: Lake,
     src: SourceConfig,
     cfg: IngestConfig,
-    gate: Callable[[DataFrame, str], None] | None = None,
+    gate: Callable[[DataFrame, str, int], None] | None = None,
 ) -> SourceCounts:
     """Ingest every new file of a file source once (availableNow streaming run).
 
@@ -196,18 +253,19 @@ def stream_files(
 
     def process(batch_df: DataFrame, batch_id: int) -> None:
         try:
-            files, good, reasons, replayed = write_batch(lake, src, cfg, batch_df, batch_id, gate)
+            result = write_batch(lake, src, cfg, batch_df, batch_id, gate)
         except BaseException as exc:  # re-raised after the query stops, with its own type
             failure.append(exc)
             raise
-        counts.add(files, good, reasons, replayed)
+        counts.add(result)
 
+    location, extra = stream_location(spark, input_path(src, cfg))
     try:
         stream = (
             spark.readStream.format(_SPARK_FORMAT[src.format])
             .schema(read_schema_ddl(src))
-            .options(**reader_options(src, cfg))
-            .load(input_path(src, cfg))
+            .options(**{**reader_options(src, cfg), **extra})
+            .load(location)
             .select("*", F.col("_metadata.file_path").alias("_file"),
                     F.col("_metadata.file_modification_time").alias("_file_modified_at"))
         )
@@ -215,7 +273,7 @@ def stream_files(
         raise SourceError(
             f"source '{src.name}': cannot read {src.format} at '{src.path}' with the declared "
             f"schema ({exc}). Expected a valid Spark DDL type per field and an existing "
-            f"directory; fix `sources[].schema`/`path`."
+            f"file, folder or glob; fix `sources[].schema`/`path`."
         ) from exc
     query = (
         stream.writeStream.foreachBatch(process)
@@ -231,6 +289,34 @@ def stream_files(
             raise failure[0] from None
         raise
     return counts
+
+
+_GLOB = re.compile(r"[*?\[{]")
+
+
+def stream_location(spark: SparkSession, path: str) -> tuple[str, dict[str, str]]:
+    """Where a streaming file source loads ``path`` from, plus the options it needs.
+
+    A source ``path`` may be a folder, a glob or a single file. Spark's streaming file
+    source takes folders and globs, but refuses a single file (``basePath must be a
+    directory``), so a file is read as its folder with a ``pathGlobFilter`` naming just
+    it. Whether the path is a file is asked of Hadoop's file system for the path's
+    scheme, so it works on object stores as on local disk.
+    """
+    if _GLOB.search(path):
+        return path, {}
+    jvm = spark.sparkContext._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    try:
+        fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+        is_file = fs.exists(hpath) and fs.getFileStatus(hpath).isFile()
+    except Exception:  # no such scheme or no access: let the reader report it
+        return path, {}
+    if not is_file:
+        return path, {}
+    name = str(hpath.getName())
+    escaped = re.sub(r"([*?\[\]{}\\])", r"\\\1", name)
+    return str(hpath.getParent().toString()), {"pathGlobFilter": escaped}
 
 
 def ensure_dir_exists(path: str) -> bool:
@@ -258,4 +344,7 @@ def describe(counts: SourceCounts) -> dict[str, Any]:
         "bronze": counts.bronze,
         "quarantined": counts.quarantined,
         "quarantine_reasons": dict(sorted(counts.reasons.items())),
+        "schema_drift": [d.as_dict() for d in counts.drift],
+        # kept rows with a field set to null: {field: {reason: rows}}
+        "field_problems": {f: dict(sorted(r.items())) for f, r in sorted(counts.problems.items())},
     }

@@ -58,8 +58,16 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+OnError = Literal["keep", "quarantine"]
+
+
 class FieldSpec(Section):
-    """A mapping value in long form: exactly one of ``field``, ``expr``, ``literal``."""
+    """A mapping value in long form: exactly one of ``field``, ``expr``, ``literal``.
+
+    ``on_error`` says what a value that does not convert to the canonical type does:
+    ``keep`` (the field is null and the problem is recorded on the row) or
+    ``quarantine`` (the whole row goes to quarantine); unset, the source's ``on_error``.
+    """
 
     field: str | None = None
     expr: str | None = None
@@ -67,6 +75,7 @@ class FieldSpec(Section):
     formats: list[str] | None = None
     true_values: list[str] | None = None
     false_values: list[str] | None = None
+    on_error: OnError | None = None
 
     @model_validator(mode="after")
     def _one_of(self) -> FieldSpec:
@@ -218,8 +227,8 @@ class SourceConfig(Section):
             ``order_key`` matches.
         format: ``csv`` | ``jsonl`` | ``json`` (a JSON document or array per file) |
             ``parquet`` | ``delta`` | ``jdbc``.
-        path: File path or glob relative to ``ingest.inputs_root`` (a Delta table path for
-            ``delta``).
+        path: A file, a folder or a glob, relative to ``ingest.inputs_root`` unless
+            absolute or a URI (``s3a://...``); a Delta table path for ``delta``.
         options: Spark reader options (``header``, ``sep``, ``multiLine`` ...; for
             ``jdbc`` see :class:`JdbcConfig`).
         schema_: Raw field -> Spark DDL type, in file column order. Declare messy fields as
@@ -235,6 +244,15 @@ class SourceConfig(Section):
             record's country, then ``default_country``).
         currency_field / currency: Where an amount's currency comes from.
         required: Raw fields that must be present (else reason ``missing_required``).
+        on_error: What a mapped value that does not convert (a date that fits no format,
+            ``"12,5x"`` for a number) does to its row by default: ``keep`` (the default:
+            the field is null and the row carries the problem in ``_problems``) or
+            ``quarantine`` (the whole row). A mapping's own ``on_error`` wins. Keys,
+            required fields and the fields an entity cannot do without (an order's
+            ``ts``) always quarantine.
+        delivery: ``incremental`` (the default: a file holds new and changed records)
+            or ``snapshot`` (each file is a full export: a record missing from the newest
+            one leaves current silver, see :mod:`vista.ingest.snapshot`).
         pii: Raw fields holding personal data: masked in quality-gate examples.
         rules: Row rules (reason + reject_if).
         watermark_column: For ``delta``/``jdbc``: a monotonically increasing column used
@@ -257,6 +275,8 @@ class SourceConfig(Section):
     currency_field: str | None = None
     currency: str | None = None
     required: list[str] = Field(default_factory=list)
+    on_error: OnError = "keep"
+    delivery: Literal["incremental", "snapshot"] = "incremental"
     pii: list[str] = Field(default_factory=list)
     rules: list[RowRule] = Field(default_factory=list)
     watermark_column: str | None = None
@@ -319,6 +339,10 @@ class IngestConfig(Section):
         currency_rates: Currency -> rate to the reporting currency. A currency not listed
             here is quarantined with reason ``unknown_currency``.
         max_files_per_trigger: Cap on files per micro-batch (None: all new files at once).
+        on_config_change: What a run does when a source's mapping or checks changed since
+            its silver rows were built: ``rebuild`` (replay the quarantine and rebuild
+            silver from bronze, as ``--full`` does) or ``stop`` (fail, saying to run
+            ``--full``). Silver is never silently stale.
         sources: The declared sources.
     """
 
@@ -326,6 +350,7 @@ class IngestConfig(Section):
     reporting_currency: str = "EUR"
     currency_rates: dict[str, float] = Field(default_factory=lambda: {"EUR": 1.0})
     max_files_per_trigger: int | None = Field(None, ge=1)
+    on_config_change: Literal["rebuild", "stop"] = "rebuild"
     sources: list[SourceConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from vista.ingest import snapshot
 from vista.ingest.bronze import bronze_table
 from vista.ingest.config import IngestConfig, SourceConfig
 from vista.ingest.history import publish_history
@@ -152,6 +153,9 @@ def publish(
         return {}
     staged: dict[str, DataFrame] = {}
     final: dict[str, DataFrame] = {}
+    gone: dict[str, DataFrame] = {}
+    snaps = [snap for p in pending if p.source.delivery == "snapshot"
+             for snap in [snapshot.newest(p.rows, p.source.name)] if snap is not None]
     try:
         for entity, df in candidates(pending, cfg).items():
             with timed(times, f"silver/{entity}/standardise"):
@@ -159,7 +163,12 @@ def publish(
                 staged[entity] = df.persist()
                 staged[entity].count()
             keys, cols = ENTITY_KEYS[entity], [f.name for f in ENTITY_SCHEMAS[entity].fields]
-            final[entity] = latest_per_key(staged[entity], keys).select(*cols).persist()
+            latest = latest_per_key(staged[entity], keys).select(*cols)
+            removed = _gone(lake, entity, staged[entity], snaps, full)
+            if removed is not None:
+                gone[entity] = removed.persist()
+                latest = latest.join(gone[entity].select(*keys), on=keys, how="left_anti")
+            final[entity] = latest.persist()
             if gate is not None:
                 with timed(times, f"silver/{entity}/gate"):
                     gate(final[entity], ENTITY_TABLES[entity], entity,
@@ -168,26 +177,53 @@ def publish(
         counts = {}
         for entity, df in final.items():
             with timed(times, f"silver/{entity}/write"):
-                _write(lake, entity, df, staged[entity], full)
+                _write(lake, entity, df, staged[entity], full, gone.get(entity))
                 counts[f"silver_{entity}"] = df.count()
+                if entity in gone:
+                    counts[f"removed_{entity}"] = gone[entity].count()
     finally:
-        for df in [*final.values(), *staged.values()]:
+        for df in [*final.values(), *staged.values(), *gone.values()]:
             df.unpersist()
     with timed(times, "silver/progress"):
         _record_progress(lake, pending)
     return counts
 
 
-def _write(lake: Lake, entity: str, latest: DataFrame, versions: DataFrame, full: bool) -> None:
-    """Upsert (or, when ``full``, overwrite) one entity's silver table."""
+def _gone(lake: Lake, entity: str, staged: DataFrame, snaps: list[snapshot.Snapshot],
+          full: bool) -> DataFrame | None:
+    """Keys of snapshot sources that their newest export lacks (None: no such source)."""
+    table, keys = ENTITY_TABLES[entity], ENTITY_KEYS[entity]
+    frames = [snapshot.gone_keys(lake, table, keys, staged, snap, full) for snap in snaps]
+    if not frames:
+        return None
+    out = frames[0]
+    for df in frames[1:]:
+        out = out.unionByName(df)
+    return out
+
+
+def _write(lake: Lake, entity: str, latest: DataFrame, versions: DataFrame, full: bool,
+           gone: DataFrame | None = None) -> None:
+    """Upsert (or, when ``full``, overwrite) one entity's silver table.
+
+    ``gone``: keys a snapshot source's newest export lacks; they leave the table (and,
+    for person records, their history version is closed).
+    """
     table, keys = ENTITY_TABLES[entity], ENTITY_KEYS[entity]
     if entity == "person":
         # the history sees every version delivered, not only the latest per key
         latest = publish_history(lake, versions.drop(*ORDERING), full=full)
+        if gone is not None:
+            latest = latest.join(gone.select(*keys), on=keys, how="left_anti")
+            snapshot.close_history(lake, gone)
     if full:
         lake.overwrite(table, latest)
     else:
         lake.merge(table, latest, keys=keys)
+        if gone is not None:
+            snapshot.remove(lake, table, keys, gone)
+    if gone is not None:
+        snapshot.log_removed(lake, entity, keys, gone, full)
 
 
 def _record_progress(lake: Lake, pending: list[Pending]) -> None:

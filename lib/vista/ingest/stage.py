@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from vista.errors import ConfigError, ConfigProblem, QualityGateFailed
+from vista.errors import ConfigError, ConfigProblem, QualityGateFailed, SourceError
 from vista.ingest import silver
 from vista.ingest.batch_sources import ingest_batch_source
 from vista.ingest.bronze import SourceCounts, describe, ensure_dir_exists, input_path, stream_files
 from vista.ingest.config import IngestConfig, SourceConfig
+from vista.ingest.fingerprint import changed_sources, record_fingerprints
 from vista.ingest.mapping import check_output
+from vista.ingest.replay import ReplayResult, replay_source
+from vista.ingest.validate import PROBLEMS_COLUMN
 
 if TYPE_CHECKING:  # pragma: no cover
     from vista.runtime import RunContext
@@ -54,7 +57,7 @@ PII_COLUMNS = ("first_name", "last_name", "first_name_std", "last_name_std", "fu
 
 def make_gates(ctx: RunContext, data_docs_dir: str) -> tuple[Callable, silver.Gate]:
     """The bronze gate (per source) and the silver gate (per entity, then per source)."""
-    from vista.quality import builtin_expectations, gate
+    from vista.quality import ExpectationSpec, builtin_expectations, gate
 
     cfg: IngestConfig = ctx.config.ingest
 
@@ -68,9 +71,18 @@ def make_gates(ctx: RunContext, data_docs_dir: str) -> tuple[Callable, silver.Ga
             raise
         ctx.manifest.record_quality(result)
 
-    def bronze_gate(df: DataFrame, table: str) -> None:
+    def bronze_gate(df: DataFrame, table: str, field_problems: int = 0) -> None:
         src = cfg.source(table.split("/", 1)[1])
         run_gate(df, table, list(src.expectations.bronze), tuple(src.pii))
+        if field_problems:
+            # a warning in the Data Docs: how many kept rows have a field nulled, and which
+            # fields and reasons (names only, never the values)
+            listed = df.select(F.when(F.size(PROBLEMS_COLUMN) > 0, F.concat_ws(", ", F.transform(
+                PROBLEMS_COLUMN, lambda p: F.concat(p["field"], F.lit(":"), p["reason"]))))
+                .alias("field_problems"))
+            run_gate(listed, f"{table}[field_problems]", [ExpectationSpec(
+                type="expect_column_values_to_be_null", kwargs={"column": "field_problems"},
+                critical=False)], ())
 
     def silver_gate(df: DataFrame, table: str, entity: str, sources: list[SourceConfig]) -> None:
         run_gate(df, table, list(builtin_expectations(QUALITY_KIND[entity])), PII_COLUMNS)
@@ -103,31 +115,61 @@ def ingest_sources(ctx: RunContext, bronze_gate: Callable | None,
     return out
 
 
+def replay_quarantines(ctx: RunContext, sources: list[SourceConfig],
+                       times: dict[str, float] | None = None) -> dict[str, ReplayResult]:
+    """Re-evaluate every source's quarantine under the current config (see ``replay``)."""
+    out = {}
+    for src in sources:
+        with silver.timed(times, f"replay/{src.name}"):
+            out[src.name] = replay_source(ctx.lake, src, ctx.config.ingest)
+    return out
+
+
 def run(ctx: RunContext) -> dict[str, int | float]:
     """Run the ingest stage.
 
     Args:
         ctx: The run context; uses ``ctx.config.ingest`` and ``ctx.lake``.
             ``ctx.options["quality"] = False`` skips the quality gates (tests, debugging).
-            ``ctx.options["full"]`` rebuilds silver and its history from all of bronze
-            (new files are still ingested to bronze first; no file is read twice).
+            ``ctx.options["full"]`` first replays every source's quarantine under the
+            current config (rows that now pass move to bronze), then rebuilds silver
+            and its history from all of bronze (new files are still ingested to bronze
+            first; no file is read twice). A source whose settings changed since silver
+            was built (:mod:`vista.ingest.fingerprint`) makes a plain run do the same.
 
     Returns:
         Counts for the stage's INFO line: ``sources``, ``files``, ``rows_in``, ``bronze``,
-        ``quarantined`` and ``silver_<entity>`` (rows upserted per canonical table).
+        ``quarantined``, ``field_problems`` (kept rows' fields set to null; per source,
+        field and reason in the manifest), ``replayed`` (quarantined rows moved to
+        bronze), ``silver_<entity>`` (rows upserted per canonical table) and
+        ``removed_<entity>`` (records a snapshot source's newest export lacks).
         Seconds per step (``bronze/<source>``, ``silver/<entity>/<step>``) go to the
         manifest as ``step_seconds``.
 
     Raises:
         ConfigError: When a source mapping does not fit the canonical schemas.
+        SourceError: A source's settings changed and ``ingest.on_config_change`` is
+            ``stop``.
         QualityGateFailed: When a critical expectation fails; silver is left unchanged.
     """
     cfg: IngestConfig = ctx.config.ingest
     validate_sources(cfg)
+    enabled = [s for s in cfg.sources if s.enabled]
+    full = bool(ctx.options.get("full"))
+    changed = changed_sources(ctx.lake, cfg, enabled)
+    if changed and not full:
+        if cfg.on_config_change == "stop":
+            raise SourceError(
+                f"the mapping or checks of source(s) {changed} changed since their silver rows "
+                f"were built, so silver would be stale; run `vista run --stages ingest --full` "
+                f"to rebuild it (or set ingest.on_config_change: rebuild)")
+        log.warning("ingest: the settings of %s changed since silver was built; replaying "
+                    "their quarantine and rebuilding silver from bronze", changed)
+        full = True
     data_docs = ctx.lake.path("_quality/data_docs")
     gates = make_gates(ctx, data_docs) if ctx.options.get("quality", True) else (None, None)
-    full = bool(ctx.options.get("full"))
     times: dict[str, float] = {}
+    replayed = replay_quarantines(ctx, enabled, times) if full else {}
     per_source = ingest_sources(ctx, gates[0], times)
     counts: dict[str, int | float] = {
         "sources": len(per_source),
@@ -135,13 +177,21 @@ def run(ctx: RunContext) -> dict[str, int | float]:
         "rows_in": sum(c.rows_in for c in per_source.values()),
         "bronze": sum(c.bronze for c in per_source.values()),
         "quarantined": sum(c.quarantined for c in per_source.values()),
+        "field_problems": sum(sum(r.values()) for c in per_source.values()
+                              for r in c.problems.values()),
     }
-    ctx.manifest.record_metrics(
-        "ingest", {"per_source": {n: describe(c) for n, c in per_source.items()}, **counts})
-    enabled = [s for s in cfg.sources if s.enabled]
+    counts["replayed"] = sum(r.moved for r in replayed.values())
+    report = {n: describe(c) for n, c in per_source.items()}
+    for name, r in replayed.items():
+        report.setdefault(name, describe(SourceCounts(name)))["replay"] = {
+            "moved_to_bronze": r.moved, "still_quarantined": r.remaining}
+    ctx.manifest.record_metrics("ingest", {"per_source": report, **counts})
     if full:
-        log.info("ingest: --full, rebuilding silver and its history from all of bronze")
+        log.info("ingest: rebuilding silver and its history from all of bronze")
     counts.update(silver.publish(ctx.lake, cfg, enabled, gates[1], full=full, times=times))
-    ctx.manifest.record_metrics("ingest", {**counts, "full": int(full), "step_seconds": times})
+    recorded = record_fingerprints(ctx.spark, ctx.lake, cfg, enabled, ctx.run_id)
+    ctx.manifest.record_metrics("ingest", {**counts, "full": int(full), "step_seconds": times,
+                                           "config_changed": changed,
+                                           "fingerprints_recorded": recorded})
     log.info("ingest: %s", ", ".join(f"{k}={v}" for k, v in counts.items()))
     return counts
