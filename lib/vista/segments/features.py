@@ -5,18 +5,21 @@ bought, the price tiers bought, the categories of pages and videos viewed ...). 
 family reads one UID-keyed table (``gold/customer_order_lines`` or
 ``gold/customer_interactions``), takes a Spark SQL expression as the *term* of each row
 and counts terms per customer inside a time window. Within a family, a customer's counts
-become shares (they sum to 1), so a heavy buyer and a light one with the same taste look
-alike. Each term is then weighted to favour what distinguishes people: the inverse
-document frequency of the term over the population (``idf``), or the inverse of its mean
-share (``lift``). The family weight scales the whole block.
+become shares (they sum to 1; square-rooted by default), so a heavy buyer and a light
+one with the same taste look alike. Each share is centred on the population's mean share
+of the term, and a customer with no event of a family gets 0 in all its columns (no
+evidence rather than "none of these"). Terms are weighted to favour what distinguishes
+people: 1 / sqrt(mean share) (``chi2``, the chi-square metric of correspondence
+analysis), the inverse document frequency (``idf``) or the inverse mean share
+(``lift``). The family weight scales the whole block.
 
 The vocabulary (the terms kept, at most ``max_terms`` per family, each bought or viewed
 by at least ``min_customers`` customers) comes from the data, never from code; it is
 small (hundreds of terms) and is the only thing brought to the driver. The features are
-one column per term (``t0``, ``t1``, ...), pivoted by Spark with the vocabulary as its
-fixed list of values, so a model stores which term each column is and a refresh builds
-the same columns. ``VectorAssembler`` then packs them into a vector that is sparse where
-that is smaller.
+one column per term (``t0``, ``t1``, ...), built by one grouped aggregation with the
+vocabulary as its fixed list of columns, so a model stores which term each column is and
+a refresh builds the same columns. ``VectorAssembler`` then packs them into a vector
+that is sparse where that is smaller.
 """
 
 from __future__ import annotations
