@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from vista.config.models import STAGE_NAMES
 from vista.errors import StageNotBuilt
+from vista.housekeeping import after_run
 from vista.manifest import RunManifest, new_run_id, utc_now
 from vista.runtime import RunContext, manifest_dir
 
@@ -103,6 +104,7 @@ def run_pipeline(
                 record.metrics.update(metrics)
             log.info("stage %-10s done in %6.1f s  %s", name, record.duration_s, _fmt(metrics))
         manifest.status = "succeeded"
+        after_run(ctx)  # compaction, vacuum, checkpoint cleanup
     except BaseException:
         manifest.status = "failed"
         raise

@@ -405,7 +405,13 @@ def _write_docs(ctx: Any, vd: Any, res: Any, data_docs_dir: str) -> str:
         ValidationResultIdentifier,
     )
 
-    site = _docs_site(ctx, data_docs_dir)
+    from vista.lake import resolve_location, upload_dir
+
+    loc = resolve_location(data_docs_dir)
+    # GE's site builder writes local files; on an object store it builds in a local
+    # folder and the site is copied up through the lake's own connector.
+    build_dir = loc.local or _staging_dir(loc.spark)
+    site = _docs_site(ctx, build_dir)
     suite_id = ExpectationSuiteIdentifier(name=vd.suite.name)
     batch_id = (res.meta.get("active_batch_definition") or {})
     result_id = ValidationResultIdentifier(
@@ -415,7 +421,18 @@ def _write_docs(ctx: Any, vd: Any, res: Any, data_docs_dir: str) -> str:
     )
     ctx.validation_results_store.store_validation_results(res, result_id, suite_id)
     ctx.build_data_docs(site_names=[site], resource_identifiers=[result_id, suite_id])
-    return str(Path(data_docs_dir).resolve() / "index.html")
+    if loc.local is None:
+        upload_dir(build_dir, loc)
+    return loc.join("index.html").spark
+
+
+def _staging_dir(uri: str) -> str:
+    """A local build folder for the Data Docs site of a remote location (one per URI)."""
+    import hashlib
+    import tempfile
+
+    key = hashlib.sha1(uri.encode("utf-8")).hexdigest()[:16]
+    return str(Path(tempfile.gettempdir()) / "vista-data-docs" / key)
 
 
 def _batch_id(res: Any, batch_definition: Any) -> str:

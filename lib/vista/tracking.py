@@ -72,6 +72,10 @@ def configure(cfg: MlflowConfig) -> str:
         if "://" not in location:
             Path(location).mkdir(parents=True, exist_ok=True)
             location = Path(location).resolve().as_uri()
+        else:  # MLflow's artifact stores name a bucket s3://, not Hadoop's s3a://
+            from vista.lake import resolve_location
+
+            location = resolve_location(location).object_store
     return mlflow.create_experiment(cfg.experiment, artifact_location=location)
 
 
@@ -105,6 +109,13 @@ def log_metrics(metrics: Mapping[str, float], prefix: str = "") -> None:
              if isinstance(v, int | float) and not isinstance(v, bool)}
     if clean:
         mlflow.log_metrics(clean)
+
+
+def log_dict(data: Mapping[str, Any], artifact_file: str) -> None:
+    """Log a JSON-able mapping as an artifact of the active run (aggregates, never PII)."""
+    import mlflow
+
+    mlflow.log_dict(dict(data), artifact_file)
 
 
 def _m_u_csv(model: TrainedModel) -> str:
