@@ -3,7 +3,7 @@
 YAML shape (every key optional; ``conf/local.yaml`` has an annotated example)::
 
     activation:
-      exports_root: .vista/exports          # a destination's relative path lands here
+      exports_root: null                    # relative destination paths: <lake.root>/_exports
       state_table: _state/activation_exports
       profile_table: gold/customer_profile
       purposes: {email_marketing: consent_email, advertising: consent_profiling,
@@ -177,7 +177,8 @@ class ActivationConfig(Section):
     """Everything the activation stage and the privacy commands need.
 
     Attributes:
-        exports_root: Where destinations with a relative ``path`` write.
+        exports_root: Where destinations with a relative ``path`` write (default
+            ``<lake.root>/_exports``).
         state_table: Fingerprint per destination and key of the last successful export.
         profile_table: The customer card (consent columns and profile fields).
         golden_table: One row per UID with every id, email and phone.
@@ -188,7 +189,7 @@ class ActivationConfig(Section):
         privacy: Erasure, suppression list, audit.
     """
 
-    exports_root: str = ".vista/exports"
+    exports_root: str | None = None
     state_table: str = "_state/activation_exports"
     profile_table: str = "gold/customer_profile"
     golden_table: str = "silver/golden_customer"

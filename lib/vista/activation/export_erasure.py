@@ -60,7 +60,7 @@ def _write(df: DataFrame, fmt: str, path: str) -> None:
 
 
 def erase_destination(spark: SparkSession, cfg: ActivationConfig, dest: DestinationConfig,
-                      person: Person) -> int:
+                      person: Person, lake_root: str) -> int:
     """Rewrite the destination's export folders that hold the person; returns how many."""
     keys = person_keys(spark, dest, person)
     if not keys:
@@ -69,7 +69,7 @@ def erase_destination(spark: SparkSession, cfg: ActivationConfig, dest: Destinat
     # Keys are compared as digests: a printed query plan holds no address of the person.
     digests = [hashlib.sha256(k.encode("utf-8")).hexdigest() for k in keys]
     rewritten = 0
-    for folder in files.children(spark, destination_path(cfg, dest)):
+    for folder in files.children(spark, destination_path(cfg, dest, lake_root)):
         if folder.endswith(".erasing"):
             continue
         try:
@@ -94,4 +94,4 @@ def erase_destination(spark: SparkSession, cfg: ActivationConfig, dest: Destinat
 
 def erase_exports(lake, cfg: ActivationConfig, person: Person) -> int:  # noqa: ANN001
     """Rewrite every destination's export folders that hold the person."""
-    return sum(erase_destination(lake.spark, cfg, dest, person) for dest in cfg.destinations)
+    return sum(erase_destination(lake.spark, cfg, dest, person, lake.root) for dest in cfg.destinations)

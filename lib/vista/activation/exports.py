@@ -81,12 +81,14 @@ class ExportResult:
         return {k: v for k, v in asdict(self).items() if k != "destination"}
 
 
-def destination_path(cfg: ActivationConfig, dest: DestinationConfig) -> str:
-    """The destination's export folder (relative paths under ``exports_root``)."""
+def destination_path(cfg: ActivationConfig, dest: DestinationConfig, lake_root: str) -> str:
+    """The destination's export folder: ``path`` when absolute, else under
+    ``exports_root`` (default ``<lake root>/_exports``)."""
     path = dest.path or dest.name
     if "://" in path or path.startswith("/") or path.startswith("file:"):
         return path.rstrip("/")
-    return f"{cfg.exports_root.rstrip('/')}/{path.strip('/')}"
+    root = cfg.exports_root or f"{lake_root.rstrip('/')}/_exports"
+    return f"{root.rstrip('/')}/{path.strip('/')}"
 
 
 def _state(lake: Lake, cfg: ActivationConfig, dest: DestinationConfig) -> DataFrame | None:
@@ -196,7 +198,7 @@ def export_destination(lake: Lake, cfg: ActivationConfig, dest: DestinationConfi
         if not dry_run:
             if gate is not None:
                 gate(out.select(*cols), f"exports/{dest.name}", built.key_column)
-            path = f"{destination_path(cfg, dest)}/{export_id}"
+            path = f"{destination_path(cfg, dest, lake.root)}/{export_id}"
             try:
                 _write(out.select(*cols), dest.format, path)
             except Exception as exc:
