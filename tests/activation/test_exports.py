@@ -101,3 +101,28 @@ def test_changes_only_export_state_consent_and_failure(spark, tmp_path):
     with pytest.raises(ActivationError, match="gold/segments_missing.*does not exist"):
         export_destination(lake, cfg, cfg.destination("ads"), "run5")
     assert lake.read(cfg.state_table).where(F.col("destination") == "ads").count() == 0
+
+
+def test_pseudonymised_view_replaces_identifiers_with_keyed_hashes(spark, tmp_path, monkeypatch):
+    import hashlib
+    import hmac
+
+    from vista.activation.config import PseudonymiseConfig
+    from vista.activation.pseudonymise import pseudonymised_views
+
+    lake = Lake(spark, str(tmp_path / "lake"))
+    lake.overwrite("gold/customer_profile", spark.createDataFrame(
+        [("u1", "a@x.com", "gold")], "uid string, email string, value_tier string"))
+    cfg = PseudonymiseConfig(enabled=True)
+    assert pseudonymised_views(lake, cfg) == {}  # no key in the environment: no view
+    monkeypatch.setenv(cfg.key_env, "k3y")
+    assert pseudonymised_views(lake, cfg) == {"gold/analyst/customer_profile": 2}
+
+    def keyed(v):
+        return hmac.new(b"k3y", v.encode(), hashlib.sha256).hexdigest()
+
+    assert_df_equality(
+        lake.read("gold/analyst/customer_profile"),
+        spark.createDataFrame([(keyed("u1"), keyed("a@x.com"), "gold")],
+                              "uid string, email string, value_tier string"),
+        ignore_nullable=True)
