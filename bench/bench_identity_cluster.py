@@ -1,7 +1,7 @@
 """Clustering benchmark: plain connected components vs vista's non-chaining clustering.
 
 Builds labelled person records with planted households and twins
-(``vista.identity.linking.synthetic_person_records``), links them permissively the way
+(``tests/identity/synthetic.py``), links them permissively the way
 chaining happens on real data (unguarded shared phone and email, surname + postcode,
 name + birth date), then clusters the same edges two ways and reports, per method:
 largest cluster, cluster-size histogram, pairwise precision / recall / F1 against the
@@ -19,22 +19,26 @@ import sys
 import tempfile
 import time
 from functools import reduce
+from pathlib import Path
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from vista.config.models import SparkConfig
 from vista.identity.cluster import (
-    break_lineage,
     cluster_records,
     connected_components,
     pair_edges,
     size_histogram,
 )
 from vista.identity.cluster_config import ClusteringConfig
-from vista.identity.linking import synthetic_person_records
+from vista.identity.lineage import LineageBreaks
 from vista.schemas import LINKS
 from vista.spark import build_session
+
+# the Faker generator lives with the tests that use it
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "identity"))
+from synthetic import synthetic_person_records  # noqa: E402
 
 BLOCKS = [  # (columns, link kind, weight, probability)
     (["phone_e164"], "deterministic:phone", None, None),
@@ -85,6 +89,7 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="vista-bench-")
     spark = build_session(SparkConfig(master="local[2]", shuffle_partitions=4,
                                       checkpoint_dir=f"{tmp}/ckpt", driver_memory="3g"))
+    break_lineage = LineageBreaks(spark, "checkpoint")
     t0 = time.perf_counter()
     records, truth = synthetic_person_records(spark, args.people, seed=3,
                                               hard_share=args.hard_share)
@@ -97,7 +102,8 @@ def main() -> None:
     t = time.perf_counter()
     strong = pair_edges(links, cfg).where("strong")
     cc = connected_components(strong.select(F.col("record_key_l").alias("src"),
-                                            F.col("record_key_r").alias("dst")))
+                                            F.col("record_key_r").alias("dst")),
+                              breaks=break_lineage)
     cc = records.select("record_key").join(cc.withColumnRenamed("node", "record_key"),
                                            on="record_key", how="left").select(
         "record_key", F.coalesce("component", "record_key").alias("cluster_id"))
@@ -106,7 +112,7 @@ def main() -> None:
                                    **pairwise(cc, truth, "cluster_id"),
                                    "sizes": size_histogram(cc)}
     t = time.perf_counter()
-    vista, stats = cluster_records(records, links, cfg)
+    vista, stats = cluster_records(records, links, cfg, breaks=break_lineage)
     vista = break_lineage(vista)
     out["vista"] = {"seconds": round(time.perf_counter() - t, 1), **stats,
                     **pairwise(vista, truth, "cluster_id"), "sizes": size_histogram(vista)}

@@ -297,7 +297,7 @@ def _pair_verdicts(spark, cfg, rows):
     last name])."""
     from pyspark.sql import functions as F
 
-    from vista.identity.cluster import compatibility_frame, incompatible
+    from vista.identity.compatibility import compatibility_frame, incompatible
 
     def padded(rec):
         return (*rec, None) if len(rec) == 3 else rec

@@ -68,7 +68,10 @@ def run_stage(spark, monkeypatch, tmp_path):
     monkeypatch.setattr("vista.identity.linking.predict", fake_predict)
     monkeypatch.setattr(stage, "train_or_load", lambda ctx, records, cfg: ("fake-model", False))
     monkeypatch.setenv("VISTA_UID_SALT", "stage-test-salt")
-    config = SimpleNamespace(identity=IdentityConfig(track_mlflow=False), mlflow=None)
+    # local checkpoints: lineage is cut without writing (tiny data, one JVM)
+    config = SimpleNamespace(identity=IdentityConfig(track_mlflow=False,
+                                                     break_lineage="local_checkpoint"),
+                             mlflow=None)
 
     def _run(lake_name: str, rows, run_id: str, **options):
         options.setdefault("gate", False)  # the gate is checked on one run (it is slow)
@@ -97,6 +100,10 @@ def test_incremental_equals_full_and_uids_are_stable(run_stage):
     _, m2, manifest = run_stage("inc", V2, "r2", gate=True)
     assert m2["full"] == 0 and m2["reclustered_records"] < m2["records"]
     assert len(manifest.quality) == 2 and all(q["passed"] for q in manifest.quality)
+    steps = next(r for r in manifest.stages if r.name == "identity").metrics["step_seconds"]
+    assert set(steps) == {"records", "model", "resolve", "gate", "write", "golden", "devices",
+                          "metrics"}
+    assert m2["lineage_breaks"] >= 5  # records, fingerprints, changes, links, scope, ...
 
     full, _, _ = run_stage("full", V1, "r1")
     assert_frames_equal(_graph(full), first_graph)  # determinism: a second fresh run gives the same UIDs

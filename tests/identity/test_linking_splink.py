@@ -7,9 +7,9 @@ import math
 
 import pytest
 from pyspark.sql import functions as F
+from synthetic import synthetic_person_records
 
 from vista.config.models import MlflowConfig
-from vista.identity.linking import synthetic_person_records
 from vista.identity.linking_config import LinkingConfig, PriorConfig, ProbabilisticConfig
 from vista.identity.splink_model import (
     TrainedModel,

@@ -8,11 +8,24 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+DEFAULT_CONF = "conf/local.yaml"
+
+
+def _conf_path(path: str | None) -> str | None:
+    """``--conf``, else ``$VISTA_CONF``, else ``conf/local.yaml`` when present (as
+    ``vista run`` resolves it); None: the built-in defaults."""
+    import os
+    from pathlib import Path
+
+    if path:
+        return path
+    if os.environ.get("VISTA_CONF"):
+        return os.environ["VISTA_CONF"]
+    return DEFAULT_CONF if Path(DEFAULT_CONF).is_file() else None
+
 
 def add_identity_commands(sub: Any) -> None:
     """Register ``vista identity ...`` on the CLI's subparsers."""
-    from vista.cli import DEFAULT_CONF
-
     p = sub.add_parser("identity", help="identity resolution: train, explain, evaluate",
                        description="Train the matching model, explain a UID, evaluate "
                                    "against a truth file.")
@@ -44,14 +57,18 @@ def add_identity_commands(sub: Any) -> None:
 
 
 def _context(args: argparse.Namespace, retrain: bool = False) -> Any:
-    from vista.cli import _session, resolve_conf
+    import os
+    import sys
+
     from vista.config import load_config
     from vista.lake import Lake
     from vista.manifest import RunManifest, new_run_id
     from vista.runtime import RunContext
+    from vista.spark import build_session
 
-    cfg = load_config(resolve_conf(args.conf))
-    spark = _session(cfg)
+    cfg = load_config(_conf_path(args.conf))
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # executors use this Python
+    spark = build_session(cfg.spark)
     manifest = RunManifest(run_id=new_run_id())
     return RunContext(spark=spark, config=cfg, lake=Lake.from_config(spark, cfg.lake),
                       manifest=manifest, run_id=manifest.run_id,
@@ -59,11 +76,11 @@ def _context(args: argparse.Namespace, retrain: bool = False) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from vista.identity.stage import PERSON_RECORDS_T, identity_config, train_or_load
+    from vista.identity.stage import identity_config, matching_records, train_or_load
 
     ctx = _context(args, retrain=True)
     cfg = identity_config(ctx.config)
-    records = ctx.lake.read(PERSON_RECORDS_T)
+    records = matching_records(ctx.lake, cfg)
     model, _ = train_or_load(ctx, records, cfg)
     if model is None:
         print("identity.linking.probabilistic.enabled is false: nothing to train")

@@ -10,8 +10,8 @@ clusters in three steps, all distributed:
    as ``deterministic_weight``).
 2. **Components.** Connected components of the edges, computed with the alternating
    large-star / small-star algorithm (Kiveris et al., 2014) in DataFrames: O(log² n)
-   rounds, each round checkpointed (lineage broken on purpose) and a ``max_iterations``
-   guard. A component bigger than ``max_component_size`` is re-split with stricter
+   rounds, each round's lineage broken on purpose (``vista.identity.lineage``) and a
+   ``max_iterations`` guard. A component bigger than ``max_component_size`` is re-split with stricter
    edges (``split_thresholds``), then with each record's single best edge; whatever is
    still too big falls back to singletons (under-merging is safer than a giant cluster)
    and is counted.
@@ -35,17 +35,17 @@ import logging
 from typing import TYPE_CHECKING
 
 import pandas as pd
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from vista.errors import VistaError
 from vista.identity.cluster_config import (
     ClusteringConfig,
     CompatibilityConfig,
-    FirstNameRule,
-    FullNameRule,
 )
+from vista.identity.compatibility import compatibility_frame, incompatible, name_flags
+from vista.identity.errors import ClusteringError
+from vista.identity.lineage import LineageBreaks
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -71,15 +71,8 @@ EDGES = T.StructType(
     ]
 )
 
-COMPATIBILITY_COLUMNS = ["record_key", "birth_date", "first_name_std", "full_name_std", "gender",
-                         "first_name_derived", "first_name_keys"]
-
 HISTOGRAM_BUCKETS = [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 10), (11, 20), (21, 50),
                      (51, 100), (101, 1000), (1001, None)]
-
-
-class ClusteringError(VistaError):
-    """Clustering could not finish as configured (e.g. components did not converge)."""
 
 
 # --------------------------------------------------------------------------- edges
@@ -130,22 +123,6 @@ def pair_edges(links: DataFrame, cfg: ClusteringConfig) -> DataFrame:
 # --------------------------------------------------------------------------- components
 
 
-def break_lineage(df: DataFrame) -> DataFrame:
-    """Materialise ``df`` and cut its lineage.
-
-    A reliable checkpoint into the session's checkpoint directory when one is set (the
-    frame is cached first, because a reliable checkpoint otherwise computes it twice:
-    once for the job, once for the write); a local checkpoint otherwise.
-    """
-    spark = df.sparkSession
-    if not spark.sparkContext.getCheckpointDir():
-        return df.localCheckpoint(eager=True)
-    cached = df.persist()
-    out = cached.checkpoint(eager=True)
-    cached.unpersist()
-    return out
-
-
 def _large_star(edges: DataFrame) -> DataFrame:
     both = edges.select(F.col("a").alias("u"), F.col("b").alias("v")).unionByName(
         edges.select(F.col("b").alias("u"), F.col("a").alias("v"))
@@ -191,15 +168,17 @@ def _is_star_forest(edges: DataFrame) -> bool:
     return bad == 0
 
 
-def connected_components(edges: DataFrame, max_iterations: int = 60) -> DataFrame:
+def connected_components(edges: DataFrame, max_iterations: int = 60,
+                         breaks: LineageBreaks | None = None) -> DataFrame:
     """Connected components of an undirected graph, without collecting it.
 
     Alternates large-star and small-star until the edges form stars around each
-    component's smallest node. Every round is checkpointed.
+    component's smallest node. Every round's lineage is broken.
 
     Args:
         edges: Columns ``src`` and ``dst`` (string node ids); direction is ignored.
         max_iterations: Rounds allowed before giving up.
+        breaks: How each round's lineage is broken (None: local checkpoints).
 
     Returns:
         ``node``, ``component`` (the component's smallest node) for every node that has an
@@ -208,13 +187,14 @@ def connected_components(edges: DataFrame, max_iterations: int = 60) -> DataFram
     Raises:
         ClusteringError: The graph did not converge within ``max_iterations`` rounds.
     """
-    current = break_lineage(
+    breaks = breaks or LineageBreaks(edges.sparkSession)
+    current = breaks(
         edges.select(F.least("src", "dst").alias("a"), F.greatest("src", "dst").alias("b"))
         .where(F.col("a") != F.col("b"))
         .distinct()
     )
     for round_no in range(1, max_iterations + 1):
-        current = break_lineage(_small_star(_large_star(current)))
+        current = breaks(_small_star(_large_star(current)))
         if _is_star_forest(current):
             log.info("connected components converged after %d round(s)", round_no)
             break
@@ -246,7 +226,8 @@ def _best_link_edges(edges: DataFrame) -> DataFrame:
     ).distinct()
 
 
-def bounded_components(strong: DataFrame, cfg: ClusteringConfig) -> tuple[DataFrame, int]:
+def bounded_components(strong: DataFrame, cfg: ClusteringConfig,
+                       breaks: LineageBreaks | None = None) -> tuple[DataFrame, int]:
     """Connected components no bigger than ``cfg.max_component_size``.
 
     Oversized components are re-split with each stricter threshold in
@@ -256,12 +237,14 @@ def bounded_components(strong: DataFrame, cfg: ClusteringConfig) -> tuple[DataFr
     Args:
         strong: Strong edges (``EDGES`` columns, ``strong`` true).
         cfg: Clustering settings.
+        breaks: How lineage is broken (None: local checkpoints).
 
     Returns:
         ``(components, n_fallback)``: ``record_key, component`` for every record with a
         strong edge, and how many records fell back to singletons in an oversized component.
     """
     cap = cfg.max_component_size
+    breaks = breaks or LineageBreaks(strong.sparkSession)
     nodes = strong.select(F.col("record_key_l").alias("record_key")).unionByName(
         strong.select(F.col("record_key_r").alias("record_key"))
     ).distinct()
@@ -276,9 +259,9 @@ def bounded_components(strong: DataFrame, cfg: ClusteringConfig) -> tuple[DataFr
             level_edges = pending.where(F.col("deterministic") | (F.col("probability") >= level))
         comp = connected_components(
             level_edges.select(F.col("record_key_l").alias("src"), F.col("record_key_r").alias("dst")),
-            cfg.max_iterations,
+            cfg.max_iterations, breaks,
         )
-        sized = break_lineage(
+        sized = breaks(
             comp.withColumn("size", F.count("*").over(Window.partitionBy("component")))
         )
         done.append(sized.where(F.col("size") <= cap).select(
@@ -308,166 +291,6 @@ def bounded_components(strong: DataFrame, cfg: ClusteringConfig) -> tuple[DataFr
 
 
 # --------------------------------------------------------------------------- compatibility
-
-
-def compatibility_frame(records: DataFrame, cfg: CompatibilityConfig) -> DataFrame:
-    """The columns the compatibility rules read, one row per record.
-
-    Args:
-        records: Person records; ``full_name_std`` and ``gender`` are optional (a missing
-            full name is built from first and last name; a record with neither first
-            nor last name takes the first word of its full name of two or more words
-            as first name; a missing gender is null).
-        cfg: The compatibility rules (their nickname lists).
-
-    Returns:
-        ``COMPATIBILITY_COLUMNS``: record_key, birth_date, first_name_std, full_name_std,
-        gender, first_name_derived (the first name is the full name's first word),
-        first_name_keys.
-    """
-    from vista.identity.names import with_name_keys
-
-    cols = set(records.columns)
-    parts = F.concat_ws(" ", *[c for c in ("first_name_std", "last_name_std") if c in cols])
-    full = F.nullif(parts, F.lit(""))
-    if "full_name_std" in cols:
-        full = F.coalesce(F.nullif(F.col("full_name_std"), F.lit("")), full)
-    gender = F.col("gender") if "gender" in cols else F.lit(None).cast("string")
-    # a source with one name field (a loyalty card, a ticket) still has a first name:
-    # the first word of its full name (swapped order is tolerated by the name rule). A
-    # record with a last name but no first name has none: its full name is surnames.
-    # Nor has a one-word full name: "davis" and "andrea" may be one person's surname
-    # and first name.
-    last = F.col("last_name_std") if "last_name_std" in cols else F.lit(None)
-    derived = (F.col("first_name_std").isNull() & last.isNull()
-               & (F.size(F.split(F.trim(full), " ")) > 1))
-    first = F.coalesce(F.col("first_name_std"),
-                       F.when(derived, F.get(F.split(full, " "), 0)))
-    base = records.select("record_key", "birth_date", first.alias("first_name_std"),
-                          full.alias("full_name_std"), gender.alias("gender"),
-                          derived.alias("first_name_derived"))
-    return with_name_keys(base, cfg.first_name).select(COMPATIBILITY_COLUMNS)
-
-
-def _spelling_agrees(rule: FirstNameRule, a: Column, b: Column) -> Column:
-    """Equal, or within the rule's edit budget, or (``allow_transposition``) same letters."""
-    dist = F.levenshtein(a, b)
-    longest = F.greatest(F.length(a), F.length(b))
-    agree = (a == b) | ((dist <= rule.max_edits) & (dist / longest <= rule.max_edit_ratio))
-    if rule.allow_transposition:
-        def letters(c: Column) -> Column:
-            return F.array_sort(F.split(c, ""))
-        agree = agree | ((letters(a) == letters(b)) & (dist <= rule.max_edits))
-    return agree
-
-
-def _names_agree(rule: FirstNameRule, left: str, right: str) -> Column:
-    a, b = F.col(f"{left}first_name_std"), F.col(f"{right}first_name_std")
-    agree = _spelling_agrees(rule, a, b)
-    agree = agree | F.coalesce(F.arrays_overlap(F.col(f"{left}first_name_keys"),
-                                                F.col(f"{right}first_name_keys")), F.lit(False))
-    if rule.allow_prefix:
-        agree = agree | a.startswith(b) | b.startswith(a)
-    if rule.allow_swapped_names:
-        def in_full_name(name: Column, side: str) -> Column:
-            # the name's first word is (a spelling of) a word of the other full name
-            word = F.get(F.split(name, " "), 0)
-            return F.exists(F.split(F.col(f"{side}full_name_std"), " "),
-                            lambda w: _spelling_agrees(rule, word, w))
-        # names that start alike are not swapped ("maria teresa" and "maria del carmen"
-        # each start with a word of the other's full name): their whole forms decide
-        first_words_differ = F.get(F.split(a, " "), 0) != F.get(F.split(b, " "), 0)
-        swapped = in_full_name(a, right) & in_full_name(b, left) & first_words_differ
-        agree = agree | F.coalesce(swapped, F.lit(False))
-    # a first name taken from a full name may be a surname (order unknown, or the
-    # source left the first name out): the other record's first name being a word of
-    # that full name, or it being a word of the other's full name, is enough
-    def word_of(side: str, name: Column) -> Column:
-        word = F.get(F.split(name, " "), 0)
-        return F.exists(F.split(F.col(f"{side}full_name_std"), " "),
-                        lambda w: _spelling_agrees(rule, word, w))
-
-    for side, other_side, own, other in ((left, right, a, b), (right, left, b, a)):
-        derived = F.coalesce(F.col(f"{side}first_name_derived"), F.lit(False))
-        either = word_of(side, other) | word_of(other_side, own)
-        agree = agree | (derived & F.coalesce(either, F.lit(False)))
-    return agree
-
-
-def _words_alike(rule: FullNameRule, a: Column, b: Column) -> Column:
-    dist = F.levenshtein(a, b)
-    longest = F.greatest(F.length(a), F.length(b))
-    same_letters = F.array_sort(F.split(a, "")) == F.array_sort(F.split(b, ""))
-    return ((a == b) | ((dist <= rule.max_edits) & (dist / longest <= rule.max_edit_ratio))
-            | same_letters | a.startswith(b) | b.startswith(a))
-
-
-def _full_names_differ(rule: FullNameRule, a: Column, b: Column) -> Column:
-    """Both names agree on their first ``min_shared_words`` words or more, then go on
-    with different words (see :class:`FullNameRule`)."""
-    wa, wb = F.split(F.trim(a), " +"), F.split(F.trim(b), " +")
-    shortest = F.least(F.size(wa), F.size(wb))
-
-    def step(acc: Column, i: Column) -> Column:
-        on = acc["on"] & _words_alike(rule, F.get(wa, i - 1), F.get(wb, i - 1))
-        return F.struct((acc["k"] + on.cast("int")).alias("k"), on.alias("on"))
-
-    start = F.struct(F.lit(0).alias("k"), F.lit(True).alias("on"))
-    shared = F.aggregate(F.sequence(F.lit(1), shortest), start, step)["k"]
-
-    def rest(words: Column) -> Column:
-        return F.array_join(F.slice(words, shared + 1, F.size(words) - shared), "")
-
-    ra, rb = rest(wa), rest(wb)
-    return ((shared >= rule.min_shared_words) & (shared < shortest)
-            & ~ra.startswith(rb) & ~rb.startswith(ra) & (F.levenshtein(ra, rb) > rule.max_edits))
-
-
-def incompatible(cfg: CompatibilityConfig, left: str = "l_", right: str = "r_") -> Column:
-    """True when two records strongly disagree and must not share a cluster.
-
-    Works on a pair frame whose columns are ``COMPATIBILITY_COLUMNS`` (see
-    :func:`compatibility_frame`) prefixed with ``left`` and ``right``. A missing value
-    never disagrees.
-
-    Args:
-        cfg: The compatibility rules.
-        left: Prefix of the left record's columns.
-        right: Prefix of the right record's columns.
-
-    Returns:
-        A boolean column (never null).
-    """
-    checks: list[Column] = []
-    bd = cfg.birth_date
-    if bd.enabled:
-        a, b = F.col(f"{left}birth_date"), F.col(f"{right}birth_date")
-        parts = sum(
-            (fn(a) != fn(b)).cast("int") for fn in (F.year, F.month, F.dayofmonth)
-        )
-        too_far = parts > bd.max_differing_parts
-        if bd.allow_day_month_swap:
-            swapped = (F.year(a) == F.year(b)) & (F.month(a) == F.dayofmonth(b)) & (
-                F.dayofmonth(a) == F.month(b))
-            too_far = too_far & ~swapped
-        checks.append(a.isNotNull() & b.isNotNull() & too_far)
-    if cfg.first_name.enabled:
-        a, b = F.col(f"{left}first_name_std"), F.col(f"{right}first_name_std")
-        present = a.isNotNull() & b.isNotNull() & (F.length(a) > 0) & (F.length(b) > 0)
-        checks.append(present & ~_names_agree(cfg.first_name, left, right))
-    if cfg.full_name.enabled:
-        a, b = F.col(f"{left}full_name_std"), F.col(f"{right}full_name_std")
-        present = (F.length(F.trim(a)) > 0) & (F.length(F.trim(b)) > 0)
-        checks.append(present & _full_names_differ(cfg.full_name, a, b))
-    if cfg.gender_must_agree:
-        a, b = F.col(f"{left}gender"), F.col(f"{right}gender")
-        checks.append(a.isNotNull() & b.isNotNull() & (a != b))
-    if not checks:
-        return F.lit(False)
-    out = checks[0]
-    for c in checks[1:]:
-        out = out | c
-    return F.coalesce(out, F.lit(False))
 
 
 def incompatible_pairs(
@@ -560,6 +383,7 @@ def greedy_merge(group: pd.DataFrame) -> pd.DataFrame:
 def cluster_records(
     records: DataFrame, links: DataFrame, cfg: ClusteringConfig,
     attach_kinds: list[str] | None = None, outside_names: DataFrame | None = None,
+    breaks: LineageBreaks | None = None,
 ) -> tuple[DataFrame, dict[str, int]]:
     """Cluster person records into people.
 
@@ -577,6 +401,8 @@ def cluster_records(
         outside_names: ``name_key, cluster_id`` of the clusters outside ``records``
             (an incremental run's untouched population): a lone record does not join
             a cluster when one of these carries its name too.
+        breaks: How lineage is broken between steps (None: local checkpoints; the
+            stage passes ``identity.break_lineage``).
 
     Returns:
         ``(clusters, stats)``: ``CLUSTERS`` rows for every record, and counts
@@ -589,26 +415,27 @@ def cluster_records(
         >>> clusters.columns
         ['record_key', 'cluster_id']
     """
+    breaks = breaks or LineageBreaks(records.sparkSession)
     keys = records.select("record_key")
     attach = links.where(F.col("link_kind").isin(attach_kinds or []))
     links = links.where(~F.col("link_kind").isin(attach_kinds or []))
     edges = pair_edges(links, cfg).where("strong")
     edges = edges.join(keys.withColumnRenamed("record_key", "record_key_l"), "record_key_l",
                        how="left_semi")
-    edges = break_lineage(edges.join(keys.withColumnRenamed("record_key", "record_key_r"),
-                                   "record_key_r", how="left_semi"))
-    components, n_fallback = bounded_components(edges, cfg)
-    components = break_lineage(components)
-    conflicts = break_lineage(incompatible_pairs(components, records, cfg.compatibility))
+    edges = breaks(edges.join(keys.withColumnRenamed("record_key", "record_key_r"),
+                              "record_key_r", how="left_semi"))
+    components, n_fallback = bounded_components(edges, cfg, breaks)
+    components = breaks(components)
+    conflicts = breaks(incompatible_pairs(components, records, cfg.compatibility))
     conflicted = conflicts.select("component").distinct()
     clean = components.join(conflicted, on="component", how="left_anti").select(
         "record_key", F.col("component").alias("cluster_id"))
     split = _split_conflicted(components, conflicted, edges, conflicts)
-    clusters = break_lineage(keys.join(clean.unionByName(split), on="record_key", how="left")
-                             .select("record_key",
-                                     F.coalesce("cluster_id", "record_key").alias("cluster_id")))
-    clusters, n_lone = _attach_lone(clusters, records, links, cfg, outside_names)
-    clusters, n_attached = _attach_nameless(clusters, records, attach)
+    clusters = breaks(keys.join(clean.unionByName(split), on="record_key", how="left")
+                      .select("record_key",
+                              F.coalesce("cluster_id", "record_key").alias("cluster_id")))
+    clusters, n_lone = _attach_lone(clusters, records, links, cfg, breaks, outside_names)
+    clusters, n_attached = _attach_nameless(clusters, records, attach, breaks)
     stats = {
         "edges_strong": edges.count(),
         "components_split": conflicted.count(),
@@ -620,16 +447,6 @@ def cluster_records(
              "%d record(s) in fallback singletons, %d lone record(s) joined by weaker "
              "links, %d nameless cluster record(s) attached", *stats.values())
     return clusters, stats
-
-
-def name_flags(records: DataFrame) -> DataFrame:
-    """``record_key, named``: whether a record carries any name (first, last or full;
-    blank is none)."""
-    named = F.lit(False)
-    for c in ("first_name_std", "last_name_std", "full_name_std"):
-        if c in records.columns:
-            named = named | F.coalesce(F.length(F.trim(F.col(c))) > 0, F.lit(False))
-    return records.select("record_key", named.alias("named"))
 
 
 NAME_KEY_SQL = (
@@ -654,7 +471,7 @@ def name_keys(records: DataFrame) -> DataFrame:
 
 
 def _attach_lone(clusters: DataFrame, records: DataFrame, links: DataFrame,
-                 cfg: ClusteringConfig,
+                 cfg: ClusteringConfig, breaks: LineageBreaks,
                  outside_names: DataFrame | None = None) -> tuple[DataFrame, int]:
     """A record alone in its cluster joins the one cluster its weaker probabilistic links
     reach, when that cluster carries its name, no third cluster does, and no record there
@@ -701,15 +518,15 @@ def _attach_lone(clusters: DataFrame, records: DataFrame, links: DataFrame,
              .select("cluster_id", F.when(F.col("back") == F.col("cluster_id"),
                                           F.least("cluster_id", "target"))
                      .otherwise(F.col("target")).alias("target")))
-    out = break_lineage(clusters.join(moves, "cluster_id", how="left").select(
+    out = breaks(clusters.join(moves, "cluster_id", how="left").select(
         "record_key", F.coalesce("target", "cluster_id").alias("cluster_id"),
         (F.col("target").isNotNull() & (F.col("target") != F.col("cluster_id"))).alias("moved")))
     n = out.where("moved").count()
     return out.drop("moved"), n
 
 
-def _attach_nameless(clusters: DataFrame, records: DataFrame,
-                     attach: DataFrame) -> tuple[DataFrame, int]:
+def _attach_nameless(clusters: DataFrame, records: DataFrame, attach: DataFrame,
+                     breaks: LineageBreaks) -> tuple[DataFrame, int]:
     """A cluster without any named record joins the one other cluster its attach links
     all reach (none when they reach two)."""
     named = name_flags(records).withColumn("named", F.col("named").cast("int"))
@@ -726,7 +543,7 @@ def _attach_nameless(clusters: DataFrame, records: DataFrame,
              .groupBy("cluster_id").agg(F.countDistinct("target").alias("n"),
                                         F.min("target").alias("target"))
              .where(F.col("n") == 1).select("cluster_id", "target"))
-    out = break_lineage(clusters.join(moves, "cluster_id", how="left").select(
+    out = breaks(clusters.join(moves, "cluster_id", how="left").select(
         "record_key", F.coalesce("target", "cluster_id").alias("cluster_id"),
         F.col("target").isNotNull().alias("moved")))
     n = out.where("moved").count()

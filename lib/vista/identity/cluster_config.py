@@ -32,14 +32,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-
-class Section(BaseModel):
-    """Frozen, no unknown keys, like ``vista.config.models.Section`` (not imported from
-    there: ``vista.config`` composes this module, so importing it back is a cycle)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from vista.config.models import Section
 
 
 class BirthDateRule(Section):

@@ -19,7 +19,8 @@ import json
 
 from pydantic import Field, model_validator
 
-from vista.identity.cluster_config import ClusteringConfig, Section, SurvivorshipConfig
+from vista.config.models import Section
+from vista.identity.cluster_config import ClusteringConfig, SurvivorshipConfig
 from vista.identity.lineage import BreakMethod
 from vista.identity.linking_config import LinkingConfig
 
@@ -76,7 +77,8 @@ class IdentityConfig(Section):
         the stage rebuilds from scratch when it differs from the last run's.
         """
         payload = {
-            "linking": self.linking.model_dump(mode="json"),
+            "linking": self.linking.model_dump(
+                mode="json", exclude={"probabilistic": {"max_comparisons_per_rule"}}),
             "clustering": self.clustering.model_dump(mode="json"),
             "fingerprint_columns": self.fingerprint_columns,
         }

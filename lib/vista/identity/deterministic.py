@@ -15,9 +15,9 @@ from functools import reduce
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from vista.errors import VistaError
-from vista.identity.cluster import compatibility_frame, incompatible, name_flags
 from vista.identity.cluster_config import CompatibilityConfig
+from vista.identity.compatibility import compatibility_frame, incompatible, name_flags
+from vista.identity.errors import LinkingInputError
 from vista.identity.linking_config import DeterministicConfig, DeviceConfig, LinkingConfig
 from vista.schemas import LINKS
 
@@ -25,10 +25,6 @@ log = logging.getLogger(__name__)
 
 _BASE_COLUMNS = ["record_key", "ids", "first_name_std", "birth_date"]
 PAST_COLUMN = "past_identifiers"
-
-
-class LinkingInputError(VistaError):
-    """An input frame lacks columns the linking step needs."""
 
 
 def _require_columns(df: DataFrame, columns: list[str], what: str) -> None:
@@ -135,7 +131,7 @@ def classify_values(
     Args:
         values: Output of :func:`identifier_values`.
         cfg: The deterministic section of the linking config.
-        people: With ``compatibility``: :func:`~vista.identity.cluster.compatibility_frame`
+        people: With ``compatibility``: :func:`~vista.identity.compatibility.compatibility_frame`
             of the records. A value is then shared when two of its records are
             incompatible people (the rules clustering uses: nickname-, typo- and
             swap-aware first names, birth dates), instead of when it has several

@@ -20,13 +20,9 @@ from typing import Literal
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from vista.errors import VistaError
+from vista.identity.errors import EvaluationInputError
 
 log = logging.getLogger(__name__)
-
-
-class EvaluationInputError(VistaError):
-    """A predicted or truth frame does not have the expected columns."""
 
 
 def _pairs(n: F.Column) -> F.Column:

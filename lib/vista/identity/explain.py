@@ -15,17 +15,13 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from vista.errors import VistaError
+from vista.identity.errors import ExplainError
 from vista.identity.splink_model import LINK_KIND, TrainedModel, explain_pairs
 
 log = logging.getLogger(__name__)
 
 EXPLANATION_COLUMNS = ["record_key_l", "record_key_r", "link_kind", "match_probability",
                        "comparison", "level", "label", "match_weight", "tf_adjustment_weight"]
-
-
-class ExplainError(VistaError):
-    """The UID or record asked about is not in the identity graph."""
 
 
 @dataclass(frozen=True)

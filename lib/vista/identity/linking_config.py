@@ -37,6 +37,7 @@ The YAML shape (every key optional)::
                           other_phone_digits: <digits of each of other_phones_e164>}
         threshold_match_probability: 0.5   # <= identity.clustering.lone_records.min_probability
         break_lineage: parquet
+        max_comparisons_per_rule: 1.0e8   # a broader blocking rule stops the run
         vetoes: [{comparison: first_name_std, levels: [0]}, {comparison: birth_date}]
 """
 
@@ -410,6 +411,12 @@ class ProbabilisticConfig(Section):
     # How Splink breaks lineage between its steps: parquet files under the session's
     # checkpoint dir (safe at any size) or persist (faster on small data).
     break_lineage: Literal["parquet", "persist", "checkpoint"] = "parquet"
+    max_comparisons_per_rule: float | None = Field(1e8, gt=0)
+    """The most comparisons one blocking rule (prediction or training) may make,
+    counted from its key groups before any pair is built (``vista.identity.blocking``);
+    a broader rule stops the run, naming the rule and its count. None: counted only.
+    Scoring runs at very roughly a million comparisons per core-minute, so raise it
+    with the cluster, not to get past a rule that blocks on a common value."""
 
     @field_validator("derived_columns")
     @classmethod
@@ -444,6 +451,7 @@ class LinkingConfig(Section):
         Returns:
             The first 16 hex digits of the SHA-256 of the canonical JSON.
         """
-        payload = self.probabilistic.model_dump(mode="json", exclude={"threshold_match_probability", "break_lineage", "vetoes"})
+        payload = self.probabilistic.model_dump(mode="json", exclude={
+            "threshold_match_probability", "break_lineage", "vetoes", "max_comparisons_per_rule"})
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -16,20 +16,18 @@ in a full run.
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import json
 import logging
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from vista.errors import VistaError
+from vista.identity.blocking import check_comparison_counts
 from vista.identity.cluster_config import FirstNameRule
+from vista.identity.errors import ModelError
 from vista.identity.linking_config import (
     ComparisonSpec,
     LinkingConfig,
@@ -42,10 +40,6 @@ log = logging.getLogger(__name__)
 LINK_KIND = "probabilistic"
 DEFAULT_PREPARATION: dict[str, Any] = {"name_split": NameSplitConfig().model_dump(),
                                        "nicknames": {}, "derived": {}}
-
-
-class ModelError(VistaError):
-    """The probabilistic model cannot be trained or applied as configured."""
 
 
 @dataclass(frozen=True)
@@ -404,64 +398,22 @@ def _linker(records: DataFrame, settings: Any, break_lineage: str = "parquet"):
     return Linker(db.register(records), settings, log_level=None), db
 
 
-@contextlib.contextmanager
-def _unobserved_m_as_not_observed() -> Iterator[None]:
-    """During EM, an m-probability that collapses to 0 counts as "level not observed".
-
-    Splink 5 rejects m < 1e-300, which EM reaches whenever a level occurs only among
-    the session's non-matches; the whole session would then be lost. Splink already
-    reads a "not observed" level as m = 1e-6, so the collapsed value is stored that way.
-    """
-    from splink.internals import comparison_level as cl_mod
-    from splink.internals import expectation_maximisation as em_mod
-
-    validate, populate = cl_mod._validate_m_u_probability, em_mod.populate_m_u_from_lookup
-
-    def lenient(value: Any, name: str, not_observed: str) -> None:
-        if name != "m_probability":
-            validate(value, name, not_observed)
-
-    def populate_floored(fixed: Any, level: Any, column: str, lookup: Any) -> None:
-        populate(fixed, level, column, lookup)
-        m = level._m_probability
-        if isinstance(m, (int, float)) and m < cl_mod.M_U_CLAMP_MIN:
-            level._m_probability = cl_mod.LEVEL_NOT_OBSERVED_TEXT
-
-    cl_mod._validate_m_u_probability = lenient
-    em_mod.populate_m_u_from_lookup = populate_floored
-    try:
-        yield
-    finally:
-        cl_mod._validate_m_u_probability = validate
-        em_mod.populate_m_u_from_lookup = populate
-
-
 def _run_em(linker: Any, p: ProbabilisticConfig) -> list[int]:
     """EM once per training blocking rule; a rule whose EM degenerates is skipped.
 
     Splink refuses an m-probability that underflows to 0 (a level never seen among the
-    session's matches); the session's estimates are then dropped, the others stand.
+    session's matches); the session's estimates are then dropped, the others stand
+    (``vista.identity.splink_shim``).
     """
-    settings = linker._settings_obj
-    prior = settings._probability_two_random_records_match
+    from vista.identity.splink_shim import em_session
+
     iterations = []
     for rule in p.training_blocking_rules:
-        # A failed session leaves Splink's settings without the comparisons it had set
-        # aside for the rule, so they are restored from a copy.
-        before = copy.deepcopy(settings.core_model_settings)
         try:
-            with _unobserved_m_as_not_observed():
-                session = linker.training.estimate_parameters_using_expectation_maximisation(
-                    _block(rule), max_pairs=p.em_max_pairs)
+            iterations.append(em_session(linker, _block(rule), p.em_max_pairs))
         except ValueError as exc:
-            settings.core_model_settings = before
             log.warning("EM on blocking rule %s skipped: %s", rule, str(exc)[:200])
             iterations.append(0)
-            continue
-        iterations.append(len(session._core_model_settings_history))
-    # λ is the population prior (fixed or estimated above), never the blocked-set
-    # estimate an EM session may leave behind.
-    settings._probability_two_random_records_match = prior
     if not any(iterations):
         raise ModelError(f"EM failed on every training blocking rule "
                          f"{p.training_blocking_rules}; add rules that each leave some "
@@ -485,6 +437,8 @@ def train(records: DataFrame, cfg: LinkingConfig | ProbabilisticConfig,
 
     Raises:
         ModelError: A configured column is missing.
+        BlockingRuleTooBroad: A training blocking rule would make more comparisons than
+            ``max_comparisons_per_rule``.
 
     Example:
         >>> model = train(spark.table("person_records"), LinkingConfig())
@@ -494,6 +448,8 @@ def train(records: DataFrame, cfg: LinkingConfig | ProbabilisticConfig,
     prepared = _prepare(records, p, prep).persist()
     try:
         n = prepared.count()
+        check_comparison_counts(prepared, p.training_blocking_rules, p.max_comparisons_per_rule,
+                                setting="identity.linking.probabilistic.training_blocking_rules")
         linker, _ = _linker(prepared, settings_creator(p), p.break_lineage)
         if p.prior.value is None:
             linker.training.estimate_probability_two_random_records_match(
@@ -555,11 +511,15 @@ def predict(
 
     Raises:
         ModelError: A configured column or veto comparison is missing.
+        BlockingRuleTooBroad: A blocking rule would make more comparisons than
+            ``max_comparisons_per_rule``.
     """
     p = _pcfg(cfg)
     prepared = _prepare(records, p, model.preparation)
     # Matching columns are retained so the gamma (level) columns exist for the vetoes.
     settings = dict(model.settings, retain_matching_columns=bool(p.vetoes))
+    check_comparison_counts(prepared, p.blocking_rules, p.max_comparisons_per_rule,
+                            setting="identity.linking.probabilistic.blocking_rules")
     linker, db = _linker(prepared, settings, p.break_lineage)
     thr = p.threshold_match_probability
     if new_keys is None:

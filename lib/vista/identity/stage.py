@@ -24,7 +24,7 @@ greedy merging resolves a conflicted component in order of match weight, a re-sc
 pair can also change which of two incompatible records a third one joins
 (``bench/bench_identity_incremental.py`` measures it: none of 5,868 records at 2,000
 sample customers). A changed
-configuration or a retrained model therefore triggers a full run; ``options["full"]``
+configuration or a retrained model therefore triggers a full run; ``RunOptions.full``
 forces one.
 """
 
@@ -32,16 +32,15 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-# vista.config composes IdentityConfig; importing it first keeps the identity modules'
-# own imports of vista.config.models from re-entering a half-built vista.identity.config.
-import vista.config  # noqa: F401, I001
 from vista.identity.cluster import (
-    break_lineage,
     cluster_records,
     connected_components,
     name_keys,
@@ -51,10 +50,13 @@ from vista.identity.cluster import (
 )
 from vista.identity.config import IdentityConfig
 from vista.identity.golden import golden_records
+from vista.identity.lineage import LineageBreaks
 from vista.identity.registry import DEFAULT_SALT, assign_uids, upsert_registry
 from vista.schemas import LINKS
 
 if TYPE_CHECKING:  # pragma: no cover
+    from vista.identity.splink_model import TrainedModel
+    from vista.lake import Lake
     from vista.runtime import RunContext
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,79 @@ GRAPH_COLUMNS = ["source", "source_record_id", "record_key", "uid", "link_kind",
                  "match_probability", "run_id"]
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """The identity stage's per-run switches (from ``vista run`` / ``RunContext.options``).
+
+    Attributes:
+        full: Rebuild from scratch instead of an incremental run.
+        retrain: Train the model again even when the registered one is current.
+        gate: Run the quality gate (False only for tests that run the stage many times
+            and check the gate on one run).
+    """
+
+    full: bool = False
+    retrain: bool = False
+    gate: bool = True
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any]) -> RunOptions:
+        """The stage's switches from a run's options (other stages' keys are ignored)."""
+        return cls(full=bool(options.get("full", False)),
+                   retrain=bool(options.get("retrain", False)),
+                   gate=bool(options.get("gate", True)))
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What one resolution computed, for the gate, the writes and the metrics.
+
+    Attributes:
+        links: Every link of the population (``LINKS``), to be stored.
+        scope_rows: The graph rows of the re-clustered records.
+        graph: The whole identity graph after this run.
+        deleted: Record keys gone since the last run (None in a full run).
+        registry_changes: Registry rows this run adds or changes.
+        registry: The whole registry after this run.
+        lineage: This run's UID lineage rows (None: nothing to record).
+        stats: Clustering counts (``cluster_records``'s stats).
+        scope_records: Records re-clustered.
+        changed_records: New or changed records (all of them in a full run).
+        unchanged: No record changed: the stored graph stands and nothing is written.
+    """
+
+    links: DataFrame
+    scope_rows: DataFrame
+    graph: DataFrame
+    deleted: DataFrame | None
+    registry_changes: DataFrame
+    registry: DataFrame
+    lineage: DataFrame | None
+    stats: dict[str, int] = field(default_factory=dict)
+    scope_records: int = 0
+    changed_records: int = 0
+    unchanged: bool = False
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an incremental run re-resolves.
+
+    Attributes:
+        links: The population's links: stored ones of untouched records plus fresh ones.
+        changed: New or changed record keys.
+        deleted: Record keys gone since the last run.
+        scope: Record keys to re-cluster.
+        previous: The stored graph's ``record_key, uid``.
+    """
+
+    links: DataFrame
+    changed: DataFrame
+    deleted: DataFrame
+    scope: DataFrame
+    previous: DataFrame
+
+
 def identity_config(config: Any) -> IdentityConfig:
     """The ``identity`` section of the root config (defaults when it has none)."""
     section = getattr(config, "identity", None)
@@ -89,18 +164,27 @@ def uid_salt(cfg: IdentityConfig) -> str:
     return salt
 
 
-def matching_records(ctx: RunContext, cfg: IdentityConfig) -> DataFrame:
-    """The person records identity resolution reads: ``PERSON_RECORDS`` plus, with
-    ``linking.deterministic.past_values`` enabled and the history table present, each
-    record's ``past_identifiers``."""
+def matching_records(lake: Lake, cfg: IdentityConfig,
+                     breaks: LineageBreaks | None = None) -> DataFrame:
+    """The person records identity resolution reads (training included).
+
+    Args:
+        lake: The lake holding ``silver/person_records``.
+        cfg: The identity config.
+        breaks: How the frame is materialised (None: a local checkpoint).
+
+    Returns:
+        ``PERSON_RECORDS`` plus, with ``linking.deterministic.past_values`` enabled and
+        the history table present, each record's ``past_identifiers``.
+    """
     from vista.identity.deterministic import with_past_identifiers
 
-    records = ctx.lake.read(PERSON_RECORDS_T)
+    records = lake.read(PERSON_RECORDS_T)
     past = cfg.linking.deterministic.past_values
-    if past.enabled and ctx.lake.exists(past.table):
-        records = with_past_identifiers(records, ctx.lake.read(past.table),
+    if past.enabled and lake.exists(past.table):
+        records = with_past_identifiers(records, lake.read(past.table),
                                         cfg.linking.deterministic)
-    return break_lineage(records)
+    return (breaks or LineageBreaks(records.sparkSession))(records)
 
 
 def fingerprints(records: DataFrame, columns: list[str]) -> DataFrame:
@@ -154,18 +238,39 @@ def device_uids(ctx: RunContext, records: DataFrame, graph: DataFrame,
                                             F.lit(ctx.run_id).alias("run_id"))
 
 
+def fit_model(records: DataFrame, cfg: IdentityConfig) -> TrainedModel:
+    """Train the Fellegi-Sunter model on person records, as the identity stage does.
+
+    Args:
+        records: The records from :func:`matching_records`.
+        cfg: The identity config (its linking section, and the nickname lists of
+            ``clustering.compatibility.first_name`` for name comparisons).
+
+    Returns:
+        The trained model.
+
+    Raises:
+        ModelError: A configured column is missing, or EM failed on every rule.
+        BlockingRuleTooBroad: A training blocking rule makes too many comparisons.
+    """
+    from vista.identity.splink_model import train
+
+    return train(records, cfg.linking, names=cfg.clustering.compatibility.first_name)
+
+
 def train_or_load(ctx: RunContext, records: DataFrame, cfg: IdentityConfig) -> tuple[Any, bool]:
     """Train or load the Fellegi-Sunter model: ``(model or None, retrained)``."""
     if not cfg.linking.probabilistic.enabled:
         return None, False
     from vista import tracking
-    from vista.identity.splink_model import model_charts, train
+    from vista.identity.splink_model import model_charts
 
     mlflow_cfg = ctx.config.mlflow
-    if not ctx.options.get("retrain") and tracking.model_is_current(mlflow_cfg, cfg.linking):
+    retrain = RunOptions.from_mapping(ctx.options).retrain
+    if not retrain and tracking.model_is_current(mlflow_cfg, cfg.linking):
         return tracking.load_registered_identity_model(mlflow_cfg), False
     with tracking.start_run(mlflow_cfg, "identity-train", tags={"vista_run": ctx.run_id}) as run:
-        model = train(records, cfg.linking, names=cfg.clustering.compatibility.first_name)
+        model = fit_model(records, cfg)
         try:
             charts = model_charts(records, model)
         except Exception as exc:  # charts are a nicety; never fail training for them
@@ -218,33 +323,34 @@ def _changed_links(now: DataFrame, stored: DataFrame) -> DataFrame:
         b.join(a, on=keys, how="left_anti"))).distinct()
 
 
-def _changes(ctx: RunContext, fp: DataFrame) -> tuple[DataFrame, DataFrame]:
+def _changes(ctx: RunContext, fp: DataFrame,
+             breaks: LineageBreaks) -> tuple[DataFrame, DataFrame]:
     """``(changed, deleted)`` record keys since the last run, by fingerprint."""
     resolved = ctx.lake.read(RESOLVED_T).select("record_key", "fingerprint")
-    changed = break_lineage(fp.join(resolved, on=["record_key", "fingerprint"], how="left_anti")
+    changed = breaks(fp.join(resolved, on=["record_key", "fingerprint"], how="left_anti")
                             .select("record_key"))
-    deleted = break_lineage(resolved.join(fp, on="record_key", how="left_anti")
+    deleted = breaks(resolved.join(fp, on="record_key", how="left_anti")
                             .select("record_key"))
     return changed, deleted
 
 
-def _unchanged(ctx: RunContext) -> dict[str, Any]:
+def _unchanged(ctx: RunContext) -> Resolution:
     """The stage's output when no person record changed: the stored graph, nothing new."""
     lake = ctx.lake
     graph = lake.read(GRAPH_T)
-    return {
-        "unchanged": True, "links": lake.read(LINKS_T), "scope_rows": graph.limit(0),
-        "graph": graph, "deleted": graph.select("record_key").limit(0),
-        "registry_changes": lake.read(REGISTRY_T).limit(0), "registry": lake.read(REGISTRY_T),
-        "lineage": lake.read(LINEAGE_T).limit(0) if lake.exists(LINEAGE_T) else None,
-        "stats": {"edges_strong": 0, "components_split": 0, "records_fallback": 0,
-                  "records_lone_joined": 0, "records_attached": 0},
-        "scope_records": 0, "changed_records": 0,
-    }
+    return Resolution(
+        unchanged=True, links=lake.read(LINKS_T), scope_rows=graph.limit(0), graph=graph,
+        deleted=graph.select("record_key").limit(0),
+        registry_changes=lake.read(REGISTRY_T).limit(0), registry=lake.read(REGISTRY_T),
+        lineage=lake.read(LINEAGE_T).limit(0) if lake.exists(LINEAGE_T) else None,
+        stats={"edges_strong": 0, "components_split": 0, "records_fallback": 0,
+               "records_lone_joined": 0, "records_attached": 0},
+    )
 
 
 def _incremental_scope(ctx: RunContext, records: DataFrame, cfg: IdentityConfig, model: Any,
-                       changed: DataFrame, deleted: DataFrame) -> dict[str, DataFrame]:
+                       changed: DataFrame, deleted: DataFrame,
+                       breaks: LineageBreaks) -> Scope:
     """New links, the seed records and the records to re-cluster in an incremental run."""
     lake = ctx.lake
     touched = changed.unionByName(deleted)
@@ -256,7 +362,7 @@ def _incremental_scope(ctx: RunContext, records: DataFrame, cfg: IdentityConfig,
                   how="left_anti"))
     fresh = compute_links(records, cfg, model if not changed.isEmpty() else None,
                           new_keys=changed)
-    links = break_lineage(fresh.unionByName(kept).dropDuplicates(
+    links = breaks(fresh.unionByName(kept).dropDuplicates(
         ["record_key_l", "record_key_r", "link_kind"]))
     seeds = touched.unionByName(_changed_links(links, stored)).distinct()
     prev = lake.read(GRAPH_T).select("record_key", "uid")
@@ -281,68 +387,68 @@ def _incremental_scope(ctx: RunContext, records: DataFrame, cfg: IdentityConfig,
             "record_key_l", "record_key_r"))
     comps = connected_components(
         strong.select(F.col("record_key_l").alias("src"), F.col("record_key_r").alias("dst")),
-        cfg.clustering.max_iterations)
+        cfg.clustering.max_iterations, breaks)
     hit = comps.join(scope0.withColumnRenamed("record_key", "node"), on="node",
                      how="left_semi").select("component").distinct()
     scope = (comps.join(hit, on="component", how="left_semi")
              .select(F.col("node").alias("record_key")).unionByName(scope0).distinct()
              .join(records.select("record_key"), on="record_key", how="left_semi"))
-    return {"links": links, "changed": changed, "deleted": deleted,
-            "scope": break_lineage(scope), "previous": prev}
+    return Scope(links=links, changed=changed, deleted=deleted, scope=breaks(scope),
+                 previous=prev)
 
 
 def _resolve(ctx: RunContext, records: DataFrame, fp: DataFrame, cfg: IdentityConfig,
-             model: Any, full: bool, run_seq: int, salt: str) -> dict[str, Any]:
+             model: Any, full: bool, run_seq: int, salt: str,
+             breaks: LineageBreaks) -> Resolution:
     """Cluster the scope and assign UIDs; returns the frames the stage writes."""
     lake = ctx.lake
     registry = lake.read(REGISTRY_T) if lake.exists(REGISTRY_T) else None
     if full:
-        links = break_lineage(compute_links(records, cfg, model, None))
+        links = breaks(compute_links(records, cfg, model, None))
         scope_records = records
         previous = lake.read(GRAPH_T).select("record_key", "uid") if lake.exists(GRAPH_T) \
             else None
         deleted = None
         n_changed = records.count()
     else:
-        changed, deleted = _changes(ctx, fp)
+        changed, deleted = _changes(ctx, fp, breaks)
         if changed.isEmpty() and deleted.isEmpty():
             log.info("identity: no person record changed since the last run; graph kept")
             return _unchanged(ctx)
-        inc = _incremental_scope(ctx, records, cfg, model, changed, deleted)
-        links, deleted = inc["links"], inc["deleted"]
-        scope_records = records.join(inc["scope"], on="record_key", how="left_semi")
-        gone_or_scoped = inc["scope"].unionByName(deleted)
-        previous = inc["previous"].join(gone_or_scoped, on="record_key", how="left_semi")
-        n_changed = inc["changed"].count()
+        inc = _incremental_scope(ctx, records, cfg, model, changed, deleted, breaks)
+        links, deleted = inc.links, inc.deleted
+        scope_records = records.join(inc.scope, on="record_key", how="left_semi")
+        gone_or_scoped = inc.scope.unionByName(deleted)
+        previous = inc.previous.join(gone_or_scoped, on="record_key", how="left_semi")
+        n_changed = inc.changed.count()
     scope_links = links.join(scope_records.select(F.col("record_key").alias("record_key_l")),
                              "record_key_l", how="left_semi")
     outside = None
     if not full:  # the untouched population still carries names a lone record may share
         outside = (lake.read(GRAPH_T).select("record_key", F.col("uid").alias("cluster_id"))
-                   .join(inc["scope"], "record_key", how="left_anti")
+                   .join(inc.scope, "record_key", how="left_anti")
                    .join(name_keys(records), "record_key", how="inner")
                    .select("name_key", "cluster_id").distinct())
     clusters, stats = cluster_records(scope_records, scope_links, cfg.clustering,
-                                      attach_kinds(cfg), outside)
-    clusters = break_lineage(clusters)
+                                      attach_kinds(cfg), outside, breaks)
     assigned = assign_uids(clusters, previous, registry, run_id=ctx.run_id, run_seq=run_seq,
                            salt=salt)
-    uids = break_lineage(assigned.assignments)
-    rows = break_lineage(_graph_rows(scope_records, uids, clusters, scope_links, cfg, ctx.run_id))
+    uids = breaks(assigned.assignments)
+    rows = breaks(_graph_rows(scope_records, uids, clusters, scope_links, cfg, ctx.run_id))
     if full:
         graph = rows
     else:
         untouched = lake.read(GRAPH_T).join(rows.select("record_key"), on="record_key",
                                             how="left_anti").join(
             deleted, on="record_key", how="left_anti")
-        graph = break_lineage(untouched.select(GRAPH_COLUMNS).unionByName(rows))
-    return {
-        "links": links, "scope_rows": rows, "graph": graph, "deleted": deleted,
-        "registry_changes": break_lineage(assigned.registry),
-        "registry": break_lineage(upsert_registry(registry, assigned.registry)),
-        "lineage": break_lineage(assigned.lineage), "stats": stats,
-        "scope_records": scope_records.count(), "changed_records": n_changed,
-    }
+        graph = breaks(untouched.select(GRAPH_COLUMNS).unionByName(rows))
+    return Resolution(
+        links=links, scope_rows=rows, graph=graph, deleted=deleted,
+        registry_changes=breaks(assigned.registry),
+        registry=breaks(upsert_registry(registry, assigned.registry)),
+        lineage=breaks(assigned.lineage), stats=stats,
+        scope_records=n_changed if full else scope_records.count(), changed_records=n_changed,
+    )
 
 
 # --------------------------------------------------------------------------- gate & writes
@@ -377,7 +483,7 @@ def consistency_checks(records: DataFrame, graph: DataFrame, registry: DataFrame
         "check", "key", F.coalesce("ok", F.lit(False)).alias("ok"))
 
 
-def _gate(ctx: RunContext, records: DataFrame, out: dict[str, Any]) -> None:
+def _gate(ctx: RunContext, records: DataFrame, out: Resolution) -> None:
     from vista.quality import ExpectationSpec, gate
 
     def spec(kind: str, **kw: Any) -> ExpectationSpec:
@@ -391,35 +497,35 @@ def _gate(ctx: RunContext, records: DataFrame, out: dict[str, Any]) -> None:
         spec("column_values_to_be_between", column="match_probability", min_value=0.0,
              max_value=1.0),
     ]
-    ctx.manifest.record_quality(gate(out["graph"], GRAPH_T, graph_specs))
-    checks = consistency_checks(records, out["graph"], out["registry"])
+    ctx.manifest.record_quality(gate(out.graph, GRAPH_T, graph_specs))
+    checks = consistency_checks(records, out.graph, out.registry)
     ctx.manifest.record_quality(gate(
         checks, f"{GRAPH_T}#consistency",
         [spec("column_values_to_be_in_set", column="ok", value_set=[True])]))
 
 
-def _write(ctx: RunContext, fp: DataFrame, out: dict[str, Any], full: bool) -> None:
+def _write(ctx: RunContext, fp: DataFrame, out: Resolution, full: bool) -> None:
     lake = ctx.lake
-    if out.get("unchanged"):
+    if out.unchanged:
         return
     fp_rows = fp.withColumn("run_id", F.lit(ctx.run_id))
     if full:
-        lake.overwrite(GRAPH_T, out["graph"])
+        lake.overwrite(GRAPH_T, out.graph)
         lake.overwrite(RESOLVED_T, fp_rows)
     else:
-        dropped = out["deleted"].select("record_key", F.lit("D").alias("_op"))
-        lake.merge(GRAPH_T, out["scope_rows"].withColumn("_op", F.lit("U")).unionByName(
+        dropped = out.deleted.select("record_key", F.lit("D").alias("_op"))
+        lake.merge(GRAPH_T, out.scope_rows.withColumn("_op", F.lit("U")).unionByName(
             dropped, allowMissingColumns=True), ["record_key"], delete_when="_op = 'D'")
-        resolved = fp_rows.join(out["scope_rows"].select("record_key"), on="record_key",
+        resolved = fp_rows.join(out.scope_rows.select("record_key"), on="record_key",
                                 how="left_semi").withColumn("_op", F.lit("U"))
         lake.merge(RESOLVED_T, resolved.unionByName(dropped, allowMissingColumns=True),
                    ["record_key"], delete_when="_op = 'D'")
-    lake.overwrite(LINKS_T, out["links"])
+    lake.overwrite(LINKS_T, out.links)
     if lake.exists(REGISTRY_T):
-        lake.merge(REGISTRY_T, out["registry_changes"], ["uid"])
+        lake.merge(REGISTRY_T, out.registry_changes, ["uid"])
     else:
-        lake.overwrite(REGISTRY_T, out["registry"])
-    lake.append(LINEAGE_T, out["lineage"])
+        lake.overwrite(REGISTRY_T, out.registry)
+    lake.append(LINEAGE_T, out.lineage)
 
 
 def _link_counts(links: DataFrame) -> dict[str, int]:
@@ -458,42 +564,76 @@ def run(ctx: RunContext) -> dict[str, int | float]:
         QualityGateFailed: A record without exactly one UID, a UID without records, or
             inconsistent lineage.
     """
+    cfg = identity_config(ctx.config)
+    with LineageBreaks(ctx.spark, cfg.break_lineage) as breaks:
+        return _run(ctx, cfg, breaks)
+
+
+class _Steps:
+    """Wall-clock seconds per step of a run (the manifest's ``step_seconds``)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._name: str | None = None
+        self._t = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        """Close the running step and start ``name``."""
+        now = time.perf_counter()
+        if self._name is not None:
+            self.seconds[self._name] = round(
+                self.seconds.get(self._name, 0.0) + now - self._t, 3)
+        self._name, self._t = name, now
+
+
+def _run(ctx: RunContext, cfg: IdentityConfig, breaks: LineageBreaks) -> dict[str, int | float]:
     from vista.identity.splink_model import derived_inputs
 
-    cfg = identity_config(ctx.config)
     lake = ctx.lake
-    records = matching_records(ctx, cfg)
+    step = _Steps()
+    step("records")
+    records = matching_records(ctx.lake, cfg, breaks)
     last = _last_run(ctx)
     run_seq = int(last["run_seq"]) + 1 if last else 1
+    step("model")
     model, retrained = train_or_load(ctx, records, cfg)
-    full = bool(ctx.options.get("full")) or last is None or retrained or not lake.exists(
+    options = RunOptions.from_mapping(ctx.options)
+    full = options.full or last is None or retrained or not lake.exists(
         GRAPH_T) or last["resolution_hash"] != cfg.resolution_hash()
     log.info("identity: %s run #%d", "full" if full else "incremental", run_seq)
+    step("resolve")
     fp_columns = [*cfg.fingerprint_columns, *derived_inputs(cfg.linking)]
-    fp = break_lineage(fingerprints(records, list(dict.fromkeys(fp_columns))))
-    out = _resolve(ctx, records, fp, cfg, model, full, run_seq, uid_salt(cfg))
-    if ctx.options.get("gate", True):
+    fp = breaks(fingerprints(records, list(dict.fromkeys(fp_columns))))
+    out = _resolve(ctx, records, fp, cfg, model, full, run_seq, uid_salt(cfg), breaks)
+    if options.gate:
+        step("gate")
         _gate(ctx, records, out)
+    step("write")
     _write(ctx, fp, out, full)
-    lake.overwrite(GOLDEN_T, golden_records(records, out["graph"], cfg.survivorship, ctx.run_id))
-    devices = device_uids(ctx, records, out["graph"], cfg)
+    step("golden")
+    lake.overwrite(GOLDEN_T, golden_records(records, out.graph, cfg.survivorship, ctx.run_id))
+    step("devices")
+    devices = device_uids(ctx, records, out.graph, cfg)
     if devices is not None:
         lake.overwrite("silver/identity_devices", devices)
-    metrics = _metrics(out, full)
+    step("metrics")
+    metrics = {**_metrics(out, full), "lineage_breaks": breaks.count}
     lake.append(RUNS_T, ctx.spark.createDataFrame(
         [(run_seq, ctx.run_id, "full" if full else "incremental", cfg.resolution_hash(),
           metrics["records"], metrics["uids"])],
         "run_seq long, run_id string, mode string, resolution_hash string, records long, "
         "uids long").withColumn("at", F.current_timestamp()))
-    histogram = size_histogram(out["graph"])
-    ctx.manifest.record_metrics("identity", {**metrics, "cluster_sizes": histogram})
+    histogram = size_histogram(out.graph)
+    step("done")
+    ctx.manifest.record_metrics("identity", {**metrics, "cluster_sizes": histogram,
+                                             "step_seconds": step.seconds})
     if cfg.track_mlflow:
         _track(ctx, metrics, histogram)
     return metrics
 
 
-def _metrics(out: dict[str, Any], full: bool) -> dict[str, int | float]:
-    graph = out["graph"]
+def _metrics(out: Resolution, full: bool) -> dict[str, int | float]:
+    graph = out.graph
     sizes = graph.groupBy("uid").count().agg(F.count("*").alias("uids"),
                                               F.max("count").alias("largest")).first()
     return {
@@ -501,22 +641,20 @@ def _metrics(out: dict[str, Any], full: bool) -> dict[str, int | float]:
         "uids": int(sizes["uids"]),
         "largest_cluster": int(sizes["largest"] or 0),
         "full": int(full),
-        "changed_records": int(out["changed_records"]),
-        "reclustered_records": int(out["scope_records"]),
-        **_link_counts(out["links"]),
-        **{k: int(v) for k, v in out["stats"].items()},
-        **_lineage_counts(out["lineage"]),
+        "changed_records": int(out.changed_records),
+        "reclustered_records": int(out.scope_records),
+        **_link_counts(out.links),
+        **{k: int(v) for k, v in out.stats.items()},
+        **_lineage_counts(out.lineage),
     }
 
 
 def _track(ctx: RunContext, metrics: dict[str, int | float],
            histogram: list[dict[str, Any]]) -> None:
-    import mlflow
-
     from vista import tracking
 
     with tracking.start_run(ctx.config.mlflow, "identity-resolve",
                             tags={"vista_run": ctx.run_id}) as run:
         tracking.log_metrics(metrics, prefix="identity_")
-        mlflow.log_dict({"cluster_sizes": histogram}, "identity/cluster_sizes.json")
+        tracking.log_dict({"cluster_sizes": histogram}, "identity/cluster_sizes.json")
         ctx.manifest.record_mlflow_run("identity", run.info.run_id, "identity-resolve")

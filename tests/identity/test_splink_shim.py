@@ -1,0 +1,64 @@
+"""The Splink internals vista's EM workaround relies on are still there and still needed.
+
+When one of these fails, Splink changed underneath ``vista.identity.splink_shim``: read
+the shim against the new release before updating ``TESTED_SPLINK``.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import splink
+from splink.internals import comparison_level as cl_mod
+from splink.internals import expectation_maximisation as em_mod
+from splink.internals.em_training_session import EMTrainingSession
+from splink.internals.settings import Settings
+
+from vista.identity import splink_shim
+
+
+def test_the_installed_splink_is_the_checked_release():
+    assert ".".join(splink.__version__.split(".")[:2]) == splink_shim.TESTED_SPLINK
+    splink_shim.check_splink_version()
+
+
+def test_the_shim_refuses_another_release(monkeypatch):
+    monkeypatch.setattr(splink, "__version__", "6.1.0")
+    with pytest.raises(splink_shim.SplinkVersionError, match="Splink 6.1.0 is installed"):
+        splink_shim.check_splink_version()
+
+
+def test_splink_still_rejects_a_collapsed_m_probability():
+    # the reason for the workaround: without it an EM session that drives m to 0 is lost
+    with pytest.raises(ValueError, match="below the minimum"):
+        cl_mod._validate_m_u_probability(0.0, "m_probability", cl_mod.LEVEL_NOT_OBSERVED_TEXT)
+    assert cl_mod.M_U_CLAMP_MIN == 1e-300
+
+
+def test_the_replaced_functions_keep_their_signatures():
+    assert list(inspect.signature(cl_mod._validate_m_u_probability).parameters) == [
+        "value", "param_name", "level_not_observed_text"]
+    assert list(inspect.signature(em_mod.populate_m_u_from_lookup).parameters) == [
+        "training_fixed_probabilities", "comparison_level", "output_column_name",
+        "m_u_records_lookup"]
+    # EM calls populate_m_u_from_lookup through its module global, so replacing it there
+    # reaches every call
+    assert "populate_m_u_from_lookup(" in inspect.getsource(em_mod.maximisation_step)
+
+
+def test_the_private_state_read_still_exists():
+    assert "_core_model_settings_history" in inspect.getsource(EMTrainingSession._train)
+    assert "self.core_model_settings = " in inspect.getsource(Settings.__init__)
+    assert isinstance(inspect.getattr_static(Settings, "_probability_two_random_records_match"),
+                      property)
+
+
+def test_the_replacement_lasts_one_session_even_when_it_fails():
+    validate, populate = cl_mod._validate_m_u_probability, em_mod.populate_m_u_from_lookup
+    with pytest.raises(RuntimeError), splink_shim.unobserved_m_as_not_observed():
+        assert cl_mod._validate_m_u_probability is not validate
+        cl_mod._validate_m_u_probability(0.0, "m_probability", "x")  # tolerated now
+        raise RuntimeError("session failed")
+    assert cl_mod._validate_m_u_probability is validate
+    assert em_mod.populate_m_u_from_lookup is populate
