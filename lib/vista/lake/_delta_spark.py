@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 _USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 _RETENTION_CHECK_CONF = "spark.databricks.delta.retentionDurationCheck.enabled"
+_VACUUM_LOGGING_CONF = "spark.databricks.delta.vacuum.logging.enabled"
 # operationMetrics key holding the rows in the files a commit added, per operation.
 _ROWS_METRIC = {"WRITE": "numOutputRows", "CREATE TABLE AS SELECT": "numOutputRows",
                 "REPLACE TABLE AS SELECT": "numOutputRows", "MERGE": "numOutputRows",
@@ -97,7 +98,10 @@ class DeltaSparkEngine:
 
     def vacuum(self, name: str, path: str, retention_hours: int) -> list[str]:
         self._require(name, path)
-        with _session_conf(self.spark, {_RETENTION_CHECK_CONF: "false"}):
+        # Without logging, VACUUM adds no START/END commits: the table's version stays
+        # what the run's manifest recorded, as with the delta-rs engine.
+        with _session_conf(self.spark, {_RETENTION_CHECK_CONF: "false",
+                                        _VACUUM_LOGGING_CONF: "false"}):
             self._table(path).vacuum(float(retention_hours))
         return []
 
