@@ -54,6 +54,7 @@ MICRO_T = "gold/micro_segments"
 CATALOGUE_T = "gold/segment_catalogue"
 TRANSITIONS_T = "gold/segment_transitions"
 GRAPH_T = "silver/identity_graph"
+MIN_ELIGIBLE = 4  # two clusters of two: below this nothing can be clustered
 
 
 class BehaviourInputError(VistaError):
@@ -87,6 +88,11 @@ class LifestyleOutcome:
 def _assign(fitted: LifestyleModel, feats: DataFrame, customers: DataFrame,
             as_of: dt.date, insufficient: str) -> DataFrame:
     """Every customer's segment id and name under ``fitted`` (0 without enough data)."""
+    if fitted.model is None:  # too little behaviour in the whole lake to cluster
+        return customers.select("uid", F.lit(as_of).alias("as_of"),
+                                F.lit(ls.INSUFFICIENT_ID).alias("segment_id"),
+                                F.lit(insufficient).alias("segment"),
+                                F.lit(None).cast("string").alias("model_version"))
     spark = feats.sparkSession
     names = spark.createDataFrame(
         [(s.cluster, s.segment_id, s.name) for s in fitted.segments if s.cluster is not None],
@@ -158,13 +164,21 @@ def lifestyle_refresh(ctx: RunContext, cfg: ls.LifestyleConfig, customers: DataF
             return LifestyleOutcome(assigned, loaded, False, "registered model", drift,
                                     eligible=n_eligible)
         reason = f"drift {drift:.4f} > {cfg.max_drift}"
-    if n_eligible < 2:
-        raise BehaviourInputError(
-            f"lifestyle: {n_eligible} customer(s) have {cfg.features.min_events} or more "
-            "counted events; a segmentation needs more (lower "
-            "segments.lifestyle.features.min_events or check the profile tables)")
     log.info("lifestyle: training a model (%s)", reason)
-    fitted, feats, selection = _train(share_rows, n_eligible, n_customers, cfg)
+    try:
+        if n_eligible < MIN_ELIGIBLE:
+            raise fe.FeatureError(f"{n_eligible} customer(s) have {cfg.features.min_events} "
+                                  f"or more counted events; {MIN_ELIGIBLE} are needed")
+        fitted, feats, selection = _train(share_rows, n_eligible, n_customers, cfg)
+    except fe.FeatureError as exc:
+        log.warning("lifestyle: too little behaviour to cluster (%s); every customer is "
+                    "'%s' and no model is registered", exc, cfg.insufficient_name)
+        empty = LifestyleModel(None, fe.Vocabulary(()), (ls.SegmentInfo(
+            ls.INSUFFICIENT_ID, None, cfg.insufficient_name, "too little behaviour in the "
+            "lake to cluster", n_customers, 1.0),), cfg.model_hash())
+        assigned = materialise(_assign(empty, customers, customers, as_of,
+                                       cfg.insufficient_name))
+        return LifestyleOutcome(assigned, empty, False, str(exc), eligible=n_eligible)
     assigned = materialise(_assign(fitted, feats, customers, as_of, cfg.insufficient_name))
     return LifestyleOutcome(assigned, fitted, True, reason, None, selection, n_eligible)
 
