@@ -82,8 +82,8 @@ def _plain(value: Any) -> Any:
 
 
 def timeline(lake: Lake, cfg: ProfileConfig, uid: str) -> list[dict[str, Any]]:
-    """The customer's latest orders and contacts, newest first (at most
-    ``profile.timeline_events`` of each)."""
+    """The customer's latest orders and contacts (support tickets, survey answers),
+    newest first: at most ``profile.timeline_events`` of each."""
     n = cfg.timeline_events
     if n == 0:
         return []
@@ -92,7 +92,7 @@ def timeline(lake: Lake, cfg: ProfileConfig, uid: str) -> list[dict[str, Any]]:
               .select("ts", F.lit("order").alias("kind"), "channel",
                       F.format_string("%.2f", "amount_reporting").alias("what"))
               .orderBy(F.desc("ts")).limit(n).collect())
-    contact = matches(e.ticket) | matches(e.nps) | matches(e.responses)
+    contact = matches(e.ticket) | matches(e.nps)  # the customer contacting the brand
     contacts = (lake.read("gold/customer_interactions").where((F.col("uid") == uid) & contact)
                 .select("ts", F.col("type").alias("kind"), "channel",
                         F.concat_ws(" ", F.coalesce("category", F.lit("")),
