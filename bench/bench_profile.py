@@ -92,7 +92,7 @@ def _files(lake_root: str, table: str) -> str:
 
 
 def duckdb_core(lake_root: str, as_of, device_kinds: dict[str, str], threads: int):
-    """Seconds and the per-UID core aggregates (an Arrow table) from DuckDB."""
+    """Seconds and the per-UID core aggregates (a pandas frame) from DuckDB."""
     import datetime as dt
 
     import duckdb
@@ -111,7 +111,7 @@ def duckdb_core(lake_root: str, as_of, device_kinds: dict[str, str], threads: in
     con = duckdb.connect()
     con.execute(f"SET threads = {threads}")
     t0 = time.perf_counter()
-    table = con.execute(sql).fetch_arrow_table()
+    table = con.execute(sql).df()
     return time.perf_counter() - t0, table
 
 
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     mine = card.agg(F.sum("orders").alias("orders"), F.round(F.sum("revenue"), 2).alias("rev"),
                     F.count(F.when(F.col("orders") > 0, 1)).alias("buyers"),
                     F.count("*").alias("cards")).first()
-    theirs = duck.to_pandas()
+    theirs = duck
     theirs_tot = (int(theirs["orders"].sum()), round(float(theirs["revenue"].sum()), 2),
                   int((theirs["orders"] > 0).sum()), len(theirs))
     ours_tot = (int(mine["orders"]), float(mine["rev"]), int(mine["buyers"]), int(mine["cards"]))
