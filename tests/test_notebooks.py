@@ -33,3 +33,21 @@ def test_notebook_code_parses_and_imports_only_vista_and_tools(path: Path) -> No
 
 def test_there_is_an_identity_notebook() -> None:
     assert any(p.name == "identity_resolution.ipynb" for p in NOTEBOOKS)
+
+
+@pytest.mark.e2e
+def test_segments_notebook_runs_on_the_demo_lake(demo_run, monkeypatch) -> None:
+    from vista.pipeline import built_stages
+
+    if "segments" not in built_stages():
+        pytest.skip("the segments stage is not built yet")
+    path = next(p for p in NOTEBOOKS if p.name == "segments.ipynb")
+    monkeypatch.setenv("VISTA_CONF", str(demo_run.conf))
+    monkeypatch.chdir(path.parents[1])
+    namespace: dict = {}
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in (c for c in nb["cells"] if c["cell_type"] == "code"):
+        exec(compile("".join(cell["source"]), path.name, "exec"), namespace)  # noqa: S102
+    catalogue = namespace["catalogue"]
+    assert "lifestyle" in set(catalogue["segmentation"])
+    assert namespace["runs"].shape[1] >= 1  # at least the demo's refresh
