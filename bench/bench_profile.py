@@ -17,8 +17,8 @@ totals (orders, revenue, customers with orders), and exits 1 when the ratio miss
 ``--target`` (default 3.0, the issue's target at 100k customers) or the figures differ.
 
 Usage:
-    cp -a <prepared lake folder> /tmp/mine && (rewrite the paths in its bench.yaml)
-    nice .venv/bin/python bench/bench_profile.py --conf /tmp/mine/bench.yaml
+    cp -a <prepared lake folder> DIR   (and rewrite the paths in its bench.yaml)
+    nice .venv/bin/python bench/bench_profile.py --conf DIR/bench.yaml
 
 Not part of pytest. Timings on a shared machine are noisy: the load average is printed.
 """
