@@ -24,14 +24,17 @@ def test_demo_manifest_records_stages_tables_quality_and_mlflow(demo_run) -> Non
     m = demo_run.manifest
     assert m["status"] == "succeeded" and m["engine"] == "delta-rs"
     assert [(s["name"], s["status"]) for s in m["stages"]] == [
-        ("ingest", "succeeded"), ("identity", "succeeded")]
+        (name, "succeeded") for name in ("ingest", "identity", "profile", "segments",
+                                         "activation")]
     written = {t["table"] for t in m["tables"]}
     assert {"silver/person_records", "silver/orders", "silver/order_lines",
             "silver/interactions", "silver/identity_graph", "silver/uid_registry",
-            "silver/uid_lineage", "silver/golden_customer"} <= written
+            "silver/uid_lineage", "silver/golden_customer", "gold/customer_profile",
+            "gold/segments_rfm", "gold/segments_lifecycle", "gold/clv",
+            "gold/segments_lifestyle", "gold/segment_catalogue"} <= written
     assert all(isinstance(t["version"], int) for t in m["tables"])
     assert m["quality"] and all(q["passed"] for q in m["quality"])
-    assert any(r["stage"] == "identity" for r in m["mlflow_runs"])
+    assert {"identity", "segments"} <= {r["stage"] for r in m["mlflow_runs"]}
     identity = m["stages"][1]["metrics"]
     assert identity["records"] > 0 and identity["uids"] > 0
 
