@@ -24,8 +24,7 @@ def test_demo_manifest_records_stages_tables_quality_and_mlflow(demo_run) -> Non
     m = demo_run.manifest
     assert m["status"] == "succeeded" and m["engine"] == "delta-rs"
     assert [(s["name"], s["status"]) for s in m["stages"]] == [
-        (name, "succeeded") for name in ("ingest", "identity", "profile", "segments",
-                                         "activation")]
+        (name, "succeeded") for name in ("ingest", "identity", "profile", "segments")]
     written = {t["table"] for t in m["tables"]}
     assert {"silver/person_records", "silver/orders", "silver/order_lines",
             "silver/interactions", "silver/identity_graph", "silver/uid_registry",
