@@ -109,6 +109,7 @@ def build_session(cfg: SparkConfig) -> SparkSession:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(cfg.log_level)
+    _load_splink_jar_in_driver(spark)
     if delta_jvm_available(spark) and _DELTA_EXTENSION not in spark.conf.get(
             "spark.sql.extensions", ""):
         # A session that existed before build_session keeps its static confs.
@@ -121,6 +122,34 @@ def build_session(cfg: SparkConfig) -> SparkSession:
     if checkpoint:
         spark.sparkContext.setCheckpointDir(checkpoint)
     return spark
+
+
+_SPLINK_PROBE_CLASS = "uk.gov.moj.dash.linkage.JaroWinklerSimilarity"
+
+
+def _load_splink_jar_in_driver(spark: SparkSession) -> None:
+    """Make Splink's similarity UDFs loadable by the driver, also under ``spark-submit``.
+
+    ``spark.jars`` set on the builder reaches the executors, but under ``spark-submit``
+    the driver's JVM is already running and its class loader never sees the jar, so
+    Splink's ``registerJavaFunction`` fails with a warning and identity later stops at
+    ``UNRESOLVED_ROUTINE JARO_WINKLER``. ``ADD JAR`` adds it to the session's class loader
+    (driver and executors alike).
+    """
+    jar = _splink_jar()
+    if not jar or _driver_loads(spark, _SPLINK_PROBE_CLASS):
+        return
+    log.info("adding Splink's similarity jar to the driver's class loader")
+    spark.sql(f"ADD JAR '{jar}'")
+
+
+def _driver_loads(spark: SparkSession, class_name: str) -> bool:
+    jvm = spark.sparkContext._jvm
+    try:
+        jvm.java.lang.Thread.currentThread().getContextClassLoader().loadClass(class_name)
+    except Exception:  # py4j wraps ClassNotFoundException
+        return False
+    return True
 
 
 def _delta_settings(settings: dict[str, str]) -> dict[str, str]:
