@@ -2,9 +2,12 @@
 
 The person's keys in a destination are computed the way the export computes them (their
 UIDs, their ids of the destination's id kind, their addresses or numbers normalised
-and, for ad platforms, hashed). Every export folder of the destination is read; one
-holding such a key is written again without it (to a sibling folder, then swapped).
-Files already delivered to the destination system are outside vista's reach.
+and, for ad platforms, hashed: the digest of an address is personal data too). Every
+export folder is read: those in the export ledger (:mod:`vista.activation.ledger`), with
+the identifier spec they were written with, wherever the configuration points now, and
+any other folder under a configured destination's path. A folder holding one of the
+keys is written again without those rows (to a sibling folder, then swapped). Files
+already delivered to the destination system are outside vista's reach.
 """
 
 from __future__ import annotations
@@ -12,15 +15,17 @@ from __future__ import annotations
 import hashlib
 import logging
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from vista.activation import files
+from vista.activation import files, ledger
 from vista.activation import identifiers as ident
 from vista.activation.config import ActivationConfig, DestinationConfig
 from vista.activation.exports import destination_path
 from vista.activation.person import Person
 from vista.activation.rows import key_column_name
+from vista.lake import Lake
 
 log = logging.getLogger(__name__)
 
@@ -59,39 +64,71 @@ def _write(df: DataFrame, fmt: str, path: str) -> None:
         writer.json(path)
 
 
-def erase_destination(spark: SparkSession, cfg: ActivationConfig, dest: DestinationConfig,
-                      person: Person, lake_root: str) -> int:
-    """Rewrite the destination's export folders that hold the person; returns how many."""
-    keys = person_keys(spark, dest, person)
-    if not keys:
-        return 0
+def _targets(lake: Lake, cfg: ActivationConfig) -> dict[str, DestinationConfig]:
+    """Every export folder to search, with the destination spec its keys were made with.
+
+    The ledger's folders first (the spec they were written with, wherever today's
+    configuration points), then any other folder under each configured destination's
+    path (exports from before the ledger, or put there by hand).
+    """
+    targets: dict[str, DestinationConfig] = {}
+    for entry in ledger.export_folders(lake):
+        targets.setdefault(entry.folder, entry.destination)
+    for dest in cfg.destinations:
+        for folder in files.children(lake.spark, destination_path(cfg, dest, lake.root)):
+            targets.setdefault(files.qualify(lake.spark, folder), dest)
+    return {f: d for f, d in targets.items() if not f.endswith(".erasing")}
+
+
+def erase_folder(spark: SparkSession, folder: str, dest: DestinationConfig,
+                 keys: list[str]) -> bool:
+    """Rewrite one export folder without the rows keyed by ``keys``; whether it held any.
+
+    The folder is written again next to itself (``<folder>.erasing``) and swapped in, so
+    an interruption never leaves a half-written export under the folder's name.
+    """
+    if not keys or not files.exists(spark, folder):
+        return False
     column = key_column_name(dest)
     # Keys are compared as digests: a printed query plan holds no address of the person.
     digests = [hashlib.sha256(k.encode("utf-8")).hexdigest() for k in keys]
-    rewritten = 0
-    for folder in files.children(spark, destination_path(cfg, dest, lake_root)):
-        if folder.endswith(".erasing"):
-            continue
-        try:
-            df = _read(spark, dest.format, folder)
-        except Exception:  # an empty export folder has nothing to read
-            continue
-        if column not in df.columns:
-            continue
-        hit = F.sha2(F.col(f"`{column}`").cast("string"), 256).isin(digests)
-        if df.where(hit).limit(1).count() == 0:
-            continue
-        tmp = f"{folder}.erasing"
-        files.delete(spark, tmp)
-        _write(df.where(~hit | F.col(f"`{column}`").isNull()), dest.format, tmp)
-        files.delete(spark, folder)
-        files.rename(spark, tmp, folder)
-        rewritten += 1
-    if rewritten:
-        log.info("erasure: destination %s: %d export folder(s) rewritten", dest.name, rewritten)
-    return rewritten
+    try:
+        df = _read(spark, dest.format, folder)
+    except AnalysisException:  # an export of no rows has no file to infer a schema from
+        return False
+    if not df.columns:  # a JSON-lines export of no rows
+        return False
+    if column not in df.columns:
+        log.warning("erasure: an export folder of destination %s has no key column %s; "
+                    "not searched", dest.name, column)
+        return False
+    hit = F.sha2(F.col(f"`{column}`").cast("string"), 256).isin(digests)
+    if df.where(hit).limit(1).count() == 0:
+        return False
+    tmp = f"{folder}.erasing"
+    files.delete(spark, tmp)
+    _write(df.where(~hit | F.col(f"`{column}`").isNull()), dest.format, tmp)
+    files.delete(spark, folder)
+    files.rename(spark, tmp, folder)
+    return True
 
 
-def erase_exports(lake, cfg: ActivationConfig, person: Person) -> int:  # noqa: ANN001
-    """Rewrite every destination's export folders that hold the person."""
-    return sum(erase_destination(lake.spark, cfg, dest, person, lake.root) for dest in cfg.destinations)
+def erase_exports(lake: Lake, cfg: ActivationConfig, person: Person) -> int:
+    """Rewrite every export folder holding the person; returns how many were rewritten.
+
+    Args:
+        lake: The lake (its export ledger).
+        cfg: The activation section (today's destinations and their paths).
+        person: The person to erase.
+    """
+    keys: dict[str, list[str]] = {}
+    rewritten: dict[str, int] = {}
+    for folder, dest in _targets(lake, cfg).items():
+        spec = dest.model_dump_json(include={"identifier", "normalisation"})
+        if spec not in keys:
+            keys[spec] = person_keys(lake.spark, dest, person)
+        if erase_folder(lake.spark, folder, dest, keys[spec]):
+            rewritten[dest.name] = rewritten.get(dest.name, 0) + 1
+    for name, n in sorted(rewritten.items()):
+        log.info("erasure: destination %s: %d export folder(s) rewritten", name, n)
+    return sum(rewritten.values())

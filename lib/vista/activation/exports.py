@@ -8,8 +8,9 @@ fingerprint of what the last *successful* export sent. An export:
 2. compares them with the state by a full outer join on the key: a key only now is an
    ``add``, a key only in the state a ``remove`` (consent withdrawn, customer erased or
    merged, left a segment filter), a different fingerprint a ``change``;
-3. writes the files (``full``: every row; ``changes``: adds and changes with their
-   values, removals as the key alone) into a new folder ``<path>/<export id>``;
+3. records the folder in the export ledger (:mod:`vista.activation.ledger`), then writes
+   the files (``full``: every row; ``changes``: adds and changes with their values,
+   removals as the key alone) into a new folder ``<path>/<export id>``;
 4. only then merges the adds, changes and removals into the state. A write that fails
    leaves the state as it was, so the next run emits the same changes again.
 
@@ -26,6 +27,7 @@ from datetime import datetime, timezone
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from vista.activation import ledger
 from vista.activation.config import ActivationConfig, DestinationConfig
 from vista.activation.errors import ActivationError
 from vista.activation.rows import (
@@ -199,6 +201,8 @@ def export_destination(lake: Lake, cfg: ActivationConfig, dest: DestinationConfi
             if gate is not None:
                 gate(out.select(*cols), f"exports/{dest.name}", built.key_column)
             path = f"{destination_path(cfg, dest, lake.root)}/{export_id}"
+            # In the ledger before any file exists: erasure finds every folder ever written.
+            ledger.record(lake, dest, export_id, path, exported)
             try:
                 _write(out.select(*cols), dest.format, path)
             except Exception as exc:

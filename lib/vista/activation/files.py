@@ -32,6 +32,12 @@ def children(spark: SparkSession, path: str, *, dirs_only: bool = True) -> list[
             if s.isDirectory() or not dirs_only]
 
 
+def qualify(spark: SparkSession, path: str) -> str:
+    """``path`` fully qualified (``/tmp/x`` -> ``file:/tmp/x``): one spelling per place."""
+    fs, hpath = _fs(spark, path)
+    return str(fs.makeQualified(hpath).toString())
+
+
 def exists(spark: SparkSession, path: str) -> bool:
     fs, hpath = _fs(spark, path)
     return bool(fs.exists(hpath))
