@@ -24,7 +24,8 @@ def test_demo_manifest_records_stages_tables_quality_and_mlflow(demo_run) -> Non
     m = demo_run.manifest
     assert m["status"] == "succeeded" and m["engine"] == "delta-rs"
     assert [(s["name"], s["status"]) for s in m["stages"]] == [
-        (name, "succeeded") for name in ("ingest", "identity", "profile", "segments")]
+        (name, "succeeded") for name in ("ingest", "identity", "profile", "segments",
+                                         "activation")]
     written = {t["table"] for t in m["tables"]}
     assert {"silver/person_records", "silver/orders", "silver/order_lines",
             "silver/interactions", "silver/identity_graph", "silver/uid_registry",
@@ -36,6 +37,13 @@ def test_demo_manifest_records_stages_tables_quality_and_mlflow(demo_run) -> Non
     assert {"identity", "segments"} <= {r["stage"] for r in m["mlflow_runs"]}
     identity = m["stages"][1]["metrics"]
     assert identity["records"] > 0 and identity["uids"] > 0
+    # Every configured destination exported, and each export folder is in the ledger
+    # erasure searches.
+    activation = m["stages"][4]["metrics"]
+    assert sorted(activation["destinations"]) == ["ad_platform", "bi", "cms", "crm",
+                                                  "email_platform"]
+    assert activation["exported"] > 0 and activation["withheld"] > 0
+    assert {"_state/activation_exports", "_privacy/export_folders"} <= written
 
 
 def test_data_docs_are_written(demo_run) -> None:
