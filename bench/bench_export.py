@@ -3,16 +3,19 @@
 Synthetic profile, golden record and RFM segments for ``--customers`` UIDs are written to
 a scratch lake; both destinations (same identifier, fields and segments; one ``full``,
 one ``changes``) make their first export. Then ``--changed`` of the customers move
-segment and each destination exports again; that second export is timed.
+segment and each destination exports again; that second export is timed, in wall-clock
+seconds and in CPU seconds of this process and its children (the Spark JVM), which a
+machine shared with other jobs disturbs less.
 
     python bench/bench_export.py [--customers 100000] [--changed 0.01] [--target 0.5]
 
-Prints rows written and seconds of both, and the ratios. Exits 1 when the changes-only
-export writes more rows than the changed customers (plus removals), or takes more than
-``--target`` times the full export's seconds. Both exports build the destination's whole
-current view (joins over every customer) and diff it with the state; what changes-only
-saves is the rows written and sent, so its seconds are close to the full export's, not a
-small fraction of them (the default target only guards against it costing more).
+Prints rows written, seconds and CPU seconds of both, and the ratios. Exits 1 when the
+changes-only export writes more rows than the changed customers (plus removals), or
+costs more than ``--target`` times the full export's CPU seconds (the issue asks for a
+small fraction). Both exports build the destination's whole current view (joins over
+every customer) and diff it with the state, so today what changes-only saves is the rows
+written and sent, not the compute: the target is expected to be missed until the view is
+built from the inputs' changes only.
 """
 
 from __future__ import annotations
@@ -48,12 +51,27 @@ def _tables(spark, lake, customers: int, changed: float, moved: bool) -> None:
     lake.overwrite("gold/segments_rfm", ids.select("uid", segment.alias("segment")))
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its children (the Spark JVM)."""
+    import psutil
+
+    me = psutil.Process()
+    total = 0.0
+    for proc in (me, *me.children(recursive=True)):
+        try:
+            t = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += t.user + t.system
+    return total
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--changed", type=float, default=0.01)
-    parser.add_argument("--target", type=float, default=1.1,
-                        help="max seconds(changes) / seconds(full)")
+    parser.add_argument("--target", type=float, default=0.5,
+                        help="max CPU seconds(changes) / CPU seconds(full)")
     parser.add_argument("--driver-memory", default="3g")
     args = parser.parse_args(argv)
 
@@ -82,24 +100,25 @@ def main(argv: list[str] | None = None) -> int:
         _tables(spark, lake, args.customers, args.changed, moved=True)
         timed = {}
         for name in ("full", "changes"):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), _cpu_seconds()
             result = export_destination(lake, cfg, cfg.destination(name), "second")
-            timed[name] = (time.perf_counter() - t0, result)
+            timed[name] = (time.perf_counter() - t0, _cpu_seconds() - c0, result)
         spark.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    (t_full, full), (t_chg, chg) = timed["full"], timed["changes"]
-    ratio = t_chg / t_full if t_full else float("inf")
+    (t_full, c_full, full), (t_chg, c_chg, chg) = timed["full"], timed["changes"]
+    wall = t_chg / t_full if t_full else float("inf")
+    ratio = c_chg / c_full if c_full else float("inf")
     rows_ratio = chg.exported / full.exported if full.exported else float("inf")
     print(f"customers={args.customers:,} changed={args.changed:.2%}")
     print(f"{'export':<10} {'rows written':>13} {'added':>7} {'changed':>8} {'removed':>8} "
-          f"{'seconds':>8}")
-    for name, (secs, r) in timed.items():
+          f"{'seconds':>8} {'cpu s':>7}")
+    for name, (secs, cpu, r) in timed.items():
         print(f"{name:<10} {r.exported:>13,} {r.added:>7,} {r.changed:>8,} {r.removed:>8,} "
-              f"{secs:>8.1f}")
-    print(f"changes-only / full: time {ratio:.3f}, rows {rows_ratio:.4f} (target time <= "
-          f"{args.target})")
+              f"{secs:>8.1f} {cpu:>7.1f}")
+    print(f"changes-only / full: CPU {ratio:.3f}, wall {wall:.3f}, rows {rows_ratio:.4f} "
+          f"(target CPU <= {args.target})")
     expected = int(args.customers * args.changed)
     ok = ratio <= args.target and chg.exported <= expected + chg.removed
     if not ok:
