@@ -85,6 +85,24 @@ OTHER_PHONE_DIGITS_SQL = ("filter(transform(coalesce(other_phones_e164, array())
 """Spark SQL for the digits of a record's further (E.164) phone numbers."""
 
 
+def rule_columns(rule: BlockingRule) -> list[str]:
+    """The columns a blocking rule (its parts, or its pair condition) or an expression reads.
+
+    Args:
+        rule: A blocking rule, or one Spark SQL expression.
+
+    Returns:
+        Column names, in order of appearance (``l.`` / ``r.`` prefixes dropped).
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    cols = []
+    for part in [rule] if isinstance(rule, str) else rule:
+        cols += [c.name for c in sqlglot.parse_one(part, dialect="spark").find_all(exp.Column)]
+    return cols
+
+
 def _cross_rule(left: str, right: str) -> str:
     return (f"{FIRST_WORD.format('l.' + left)} = {FIRST_WORD.format('r.' + right)} "
             "AND l.birth_date = r.birth_date")
@@ -418,6 +436,44 @@ class ProbabilisticConfig(Section):
     Scoring runs at very roughly a million comparisons per core-minute, so raise it
     with the cluster, not to get past a rule that blocks on a common value."""
 
+    @model_validator(mode="after")
+    def _columns_exist(self) -> ProbabilisticConfig:
+        """Every column a comparison, rule or veto names is a person column or derived."""
+        from vista.schemas import PERSON_RECORDS
+
+        known = set(PERSON_RECORDS.fieldNames()) | {"past_identifiers"} | set(self.derived_columns)
+        if self.name_split is not None:
+            known.add(self.name_split.flag)
+        known |= {f"{c.column}_keys" for c in self.comparisons if c.kind == "name" and c.nicknames}
+        problems = []
+        for i, c in enumerate(self.comparisons):
+            for key in ("column", "swapped_with", "others"):
+                name = getattr(c, key)
+                if name is not None and name not in known:
+                    problems.append(f"comparisons[{i}].{key}: {name!r}")
+        for key in ("blocking_rules", "training_blocking_rules"):
+            for i, rule in enumerate(getattr(self, key)):
+                problems += [f"{key}[{i}]: {c!r}" for c in _parsed_columns(rule)
+                             if c not in known]
+        for i, rule in enumerate(self.prior.deterministic_rules):
+            problems += [f"prior.deterministic_rules[{i}]: {c!r}" for c in _parsed_columns(rule)
+                         if c not in known]
+        for name, sql in self.derived_columns.items():
+            problems += [f"derived_columns.{name}: {c!r}" for c in _parsed_columns(sql)
+                         if c not in known]
+        # the default vetoes name default comparisons: a config that compares other
+        # columns drops them (vista.identity.model_inputs); vetoes it sets must fit
+        if "vetoes" in self.model_fields_set:
+            compared = [c.column for c in self.comparisons]
+            problems += [f"vetoes[{i}].comparison: {v.comparison!r} (compared: {compared})"
+                         for i, v in enumerate(self.vetoes) if v.comparison not in compared]
+        if problems:
+            raise ValueError(
+                "these settings name a column that person records do not have: "
+                + "; ".join(problems) + f". Person columns: {sorted(PERSON_RECORDS.fieldNames())}"
+                "; or add the column to derived_columns")
+        return self
+
     @field_validator("derived_columns")
     @classmethod
     def _derived_parse(cls, v: dict[str, str]) -> dict[str, str]:
@@ -433,6 +489,16 @@ class ProbabilisticConfig(Section):
         if problems:
             raise ValueError("; ".join(problems))
         return v
+
+
+def _parsed_columns(rule: BlockingRule) -> list[str]:
+    """:func:`rule_columns`, or none for SQL that does not parse (reported elsewhere)."""
+    import sqlglot
+
+    try:
+        return rule_columns(rule)
+    except sqlglot.errors.ParseError:
+        return []
 
 
 class LinkingConfig(Section):

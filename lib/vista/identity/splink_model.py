@@ -33,6 +33,7 @@ from vista.identity.linking_config import (
     LinkingConfig,
     NameSplitConfig,
     ProbabilisticConfig,
+    rule_columns,
 )
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class TrainedModel:
         preparation: How records are prepared before comparing (the full-name split,
             the nickname keys, derived columns, see :func:`prepare_records`); predictions and
             explanations prepare records exactly as training did.
+        changes: What the config lost or gained to fit the columns the training
+            records fill (``vista.identity.model_inputs``): setting -> items.
     """
 
     settings: dict[str, Any]
@@ -67,6 +70,7 @@ class TrainedModel:
     columns: list[str] = field(default_factory=lambda: ["record_key"])
     break_lineage: str = "parquet"
     preparation: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_PREPARATION))
+    changes: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def probability_two_random_records_match(self) -> float:
@@ -79,7 +83,8 @@ class TrainedModel:
                            "em_iterations": self.em_iterations, "n_records": self.n_records,
                            "metrics": self.metrics, "columns": self.columns,
                            "break_lineage": self.break_lineage,
-                           "preparation": self.preparation}, indent=1, sort_keys=True)
+                           "preparation": self.preparation, "changes": self.changes},
+                          indent=1, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> TrainedModel:
@@ -90,7 +95,8 @@ class TrainedModel:
                    n_records=int(d.get("n_records", 0)), metrics=dict(d.get("metrics", {})),
                    columns=list(d.get("columns", ["record_key"])),
                    break_lineage=d.get("break_lineage", "parquet"),
-                   preparation=d.get("preparation", dict(DEFAULT_PREPARATION)))
+                   preparation=d.get("preparation", dict(DEFAULT_PREPARATION)),
+                   changes=dict(d.get("changes", {})))
 
     def m_u_table(self) -> list[dict[str, Any]]:
         """One row per comparison level: comparison, level, label, m, u, match weight."""
@@ -177,6 +183,18 @@ def _words(col: str, side: str) -> str:
     return f"split({col}_{side}, ' ')"
 
 
+def cross_column(column: str) -> str:
+    """The prepared copy of a name column that the *other* name's comparison reads.
+
+    The swapped and split-full-name levels of the first-name comparison read the last
+    name (and the other way round). Read under its own name, Splink would count the
+    last name as an input of the first-name comparison and never estimate the first
+    name in an EM session blocked on the last name, which is the only session a lake
+    with nothing but names can offer. The copy holds the same values.
+    """
+    return f"{column}_cross"
+
+
 def _name_levels(spec: ComparisonSpec, split: NameSplitConfig | None = None) -> list:
     """Levels between exact and Jaro-Winkler for multi-word names.
 
@@ -195,7 +213,7 @@ def _name_levels(spec: ComparisonSpec, split: NameSplitConfig | None = None) -> 
     col = spec.column
     out = []
     if spec.swapped_with:
-        other = spec.swapped_with
+        other = cross_column(spec.swapped_with)
         out.append(cll.CustomLevel(
             f"array_contains({_words(other, 'r')}, {col}_l) "
             f"AND array_contains({_words(other, 'l')}, {col}_r)",
@@ -206,7 +224,7 @@ def _name_levels(spec: ComparisonSpec, split: NameSplitConfig | None = None) -> 
             f"size(array_except({wl}, {wr})) = 0 OR size(array_except({wr}, {wl})) = 0",
             label_for_charts="Words of one contained in the other"))
     if spec.split_words and spec.swapped_with and split is not None:
-        other, flag = spec.swapped_with, split.flag
+        other, flag = cross_column(spec.swapped_with), split.flag
 
         def found(side: str, far: str) -> str:
             # this side's name among the other side's other-field words, or vice versa
@@ -263,22 +281,14 @@ def settings_creator(cfg: LinkingConfig | ProbabilisticConfig):
     )
 
 
-def _rule_columns(rule: list[str] | str) -> list[str]:
-    """The columns a blocking rule (its parts, or its pair condition) reads."""
-    import sqlglot
-    from sqlglot import exp
-
-    cols = []
-    for part in [rule] if isinstance(rule, str) else rule:
-        cols += [c.name for c in sqlglot.parse_one(part, dialect="spark").find_all(exp.Column)]
-    return cols
+_rule_columns = rule_columns
 
 
 def model_columns(cfg: LinkingConfig | ProbabilisticConfig) -> list[str]:
     """The prepared record columns the model reads (record_key first)."""
     p = _pcfg(cfg)
     cols = [c.column for c in p.comparisons]
-    cols += [c.swapped_with for c in p.comparisons if c.swapped_with]
+    cols += [cross_column(c.swapped_with) for c in p.comparisons if c.swapped_with]
     cols += [c.others for c in p.comparisons if c.others]
     cols += [keys_column(c.column) for c in p.comparisons if c.kind == "name" and c.nicknames]
     if p.name_split is not None and any(c.split_words for c in p.comparisons):
@@ -299,14 +309,17 @@ def preparation(cfg: LinkingConfig | ProbabilisticConfig,
 
     Returns:
         ``{"name_split": NameSplitConfig dump or None, "nicknames": {column: rule dump},
-        "derived": {column: Spark SQL}}``.
+        "derived": {column: Spark SQL}, "cross": {copy: name column}}`` (see
+        :func:`cross_column`).
     """
     p = _pcfg(cfg)
     rule = names or FirstNameRule()
     return {"name_split": p.name_split.model_dump() if p.name_split else None,
             "nicknames": {c.column: rule.model_dump(mode="json") for c in p.comparisons
                           if c.kind == "name" and c.nicknames},
-            "derived": dict(p.derived_columns)}
+            "derived": dict(p.derived_columns),
+            "cross": {cross_column(c.swapped_with): c.swapped_with for c in p.comparisons
+                      if c.swapped_with}}
 
 
 def derived_inputs(cfg: LinkingConfig | ProbabilisticConfig) -> list[str]:
@@ -326,8 +339,9 @@ def prepare_records(records: DataFrame, prep: dict[str, Any]) -> DataFrame:
 
     Returns:
         ``records`` with first / last names filled from the full name where both are
-        missing, a ``<column>_keys`` array per name column compared by nicknames, and
-        the derived columns.
+        missing, a ``<column>_keys`` array per name column compared by nicknames, the
+        copies of name columns that the other name's comparison reads, and the derived
+        columns.
 
     Raises:
         ModelError: A derived column reads a column the records lack.
@@ -347,7 +361,9 @@ def prepare_records(records: DataFrame, prep: dict[str, Any]) -> DataFrame:
         raise ModelError(f"person records lack column(s) {missing} that "
                          "identity.linking.probabilistic.derived_columns read; found "
                          f"{sorted(records.columns)}.")
-    return records.withColumns({name: F.expr(sql) for name, sql in derived.items()})
+    cross = {copy: F.col(column) for copy, column in prep.get("cross", {}).items()
+             if column in records.columns}
+    return records.withColumns({**cross, **{name: F.expr(sql) for name, sql in derived.items()}})
 
 
 def split_names(records: DataFrame, p: ProbabilisticConfig | NameSplitConfig | None) -> DataFrame:
@@ -377,10 +393,14 @@ def split_names(records: DataFrame, p: ProbabilisticConfig | NameSplitConfig | N
     })
 
 
-def _prepare(records: DataFrame, cfg: LinkingConfig | ProbabilisticConfig,
-             prep: dict[str, Any]) -> DataFrame:
-    cols = model_columns(cfg)
-    records = prepare_records(records, prep)
+def _prepare(records: DataFrame, cols: list[str], prep: dict[str, Any]) -> DataFrame:
+    """Prepared records with the columns ``cols`` (a model's ``columns``)."""
+    from vista.schemas import PERSON_RECORDS
+
+    # a frame that leaves out person columns it does not fill reads as if they were null
+    absent = {f.name: F.lit(None).cast(f.dataType) for f in PERSON_RECORDS.fields
+              if f.name not in records.columns}
+    records = prepare_records(records.withColumns(absent), prep)
     missing = [c for c in cols if c not in records.columns]
     if missing:
         raise ModelError(
@@ -405,20 +425,52 @@ def _run_em(linker: Any, p: ProbabilisticConfig) -> list[int]:
     session's matches); the session's estimates are then dropped, the others stand
     (``vista.identity.splink_shim``).
     """
-    from vista.identity.splink_shim import em_session
+    from vista.identity.splink_shim import em_session, splink_errors
 
     iterations = []
     for rule in p.training_blocking_rules:
         try:
             iterations.append(em_session(linker, _block(rule), p.em_max_pairs))
-        except ValueError as exc:
-            log.warning("EM on blocking rule %s skipped: %s", rule, str(exc)[:200])
+        except (ValueError, *splink_errors()) as exc:
+            # e.g. a rule that meets no pair of records ("resulted in no record pairs")
+            log.warning("EM on training blocking rule %s skipped: %s", rule,
+                        str(exc).splitlines()[0][:200])
             iterations.append(0)
     if not any(iterations):
         raise ModelError(f"EM failed on every training blocking rule "
                          f"{p.training_blocking_rules}; add rules that each leave some "
-                         "comparisons free to estimate (identity.linking.probabilistic).")
+                         "comparisons free to estimate and meet pairs of records "
+                         "(identity.linking.probabilistic.training_blocking_rules).")
     return iterations
+
+
+def _untrained(settings: dict[str, Any]) -> list[str]:
+    """Comparisons that no EM session estimated: not one level has an m-probability.
+
+    (A level that a session saw no pair in has none either; that is "not observed".)
+    """
+    return [c["output_column_name"] for c in settings["comparisons"]
+            if all(lv.get("m_probability") is None for lv in c["comparison_levels"]
+                   if not lv.get("is_null_level"))]
+
+
+def _estimate_prior(linker: Any, p: ProbabilisticConfig) -> None:
+    """λ from the prior's deterministic rules; the settings' value when none can."""
+    from vista.identity.splink_shim import splink_errors
+
+    if p.prior.value is not None:
+        return
+    rules = p.prior.deterministic_rules
+    try:
+        if not rules:
+            raise ValueError("no rule reads only filled columns")
+        linker.training.estimate_probability_two_random_records_match(
+            [_block(r) for r in rules], recall=p.prior.recall)
+    except (ValueError, *splink_errors()) as exc:
+        log.warning("λ not estimated from identity.linking.probabilistic.prior."
+                    "deterministic_rules %s (%s); the model keeps %s: set prior.value",
+                    rules, str(exc).splitlines()[0][:200],
+                    linker.misc.save_model_to_json()["probability_two_random_records_match"])
 
 
 def train(records: DataFrame, cfg: LinkingConfig | ProbabilisticConfig,
@@ -435,31 +487,50 @@ def train(records: DataFrame, cfg: LinkingConfig | ProbabilisticConfig,
     Returns:
         The trained model (settings JSON with m/u parameters and λ).
 
+    The comparisons and rules are first narrowed to the columns the records fill
+    (:func:`vista.identity.model_inputs.fit_to_records`): a lake without e-mail, phone
+    or birth date trains with the defaults.
+
     Raises:
-        ModelError: A configured column is missing.
+        ModelError: A configured column is missing, no compared column is filled, or
+            Splink refused the training (its message, with the setting to change).
         BlockingRuleTooBroad: A training blocking rule would make more comparisons than
             ``max_comparisons_per_rule``.
 
     Example:
         >>> model = train(spark.table("person_records"), LinkingConfig())
     """
+    from vista.identity.model_inputs import fit_to_records
+    from vista.identity.splink_shim import splink_errors
+
     p = _pcfg(cfg)
     prep = preparation(p, names)
-    prepared = _prepare(records, p, prep).persist()
+    prepared = _prepare(records, model_columns(p), prep).persist()
     try:
         n = prepared.count()
-        check_comparison_counts(prepared, p.training_blocking_rules, p.max_comparisons_per_rule,
+        fitted = fit_to_records(p, prepared)
+        q = fitted.config
+        check_comparison_counts(prepared, q.training_blocking_rules, q.max_comparisons_per_rule,
                                 setting="identity.linking.probabilistic.training_blocking_rules")
-        linker, _ = _linker(prepared, settings_creator(p), p.break_lineage)
-        if p.prior.value is None:
-            linker.training.estimate_probability_two_random_records_match(
-                [_block(r) for r in p.prior.deterministic_rules], recall=p.prior.recall)
+        linker, _ = _linker(prepared, settings_creator(q), q.break_lineage)
+        _estimate_prior(linker, q)
         linker.training.estimate_u_using_random_sampling(
-            max_pairs=p.u_max_pairs, seed=p.u_seed, num_chunks=p.u_num_chunks)
-        iterations = _run_em(linker, p)
+            max_pairs=q.u_max_pairs, seed=q.u_seed, num_chunks=q.u_num_chunks)
+        iterations = _run_em(linker, q)
         settings = linker.misc.save_model_to_json()
+    except splink_errors() as exc:
+        raise ModelError(f"Splink could not train the model: {str(exc).splitlines()[0]} "
+                         "Check identity.linking.probabilistic (comparisons, "
+                         "training_blocking_rules, prior).") from exc
     finally:
         prepared.unpersist()
+    untrained = _untrained(settings)
+    if untrained:
+        raise ModelError(
+            f"no EM session estimated the comparison(s) {untrained}: each needs a training "
+            "blocking rule that does not read its columns and meets pairs of records "
+            f"(identity.linking.probabilistic.training_blocking_rules: "
+            f"{q.training_blocking_rules}).")
     lam = float(settings["probability_two_random_records_match"])
     log.info("identity model trained on %d records: lambda=%.3g, EM iterations %s",
              n, lam, iterations)
@@ -469,7 +540,7 @@ def train(records: DataFrame, cfg: LinkingConfig | ProbabilisticConfig,
                         n_records=n, metrics={"lambda": lam, "em_iterations": sum(iterations),
                                               "n_records": float(n)},
                         columns=model_columns(p), break_lineage=p.break_lineage,
-                        preparation=prep)
+                        preparation=prep, changes=fitted.changes)
 
 
 def _to_links(df: DataFrame, p: ProbabilisticConfig) -> DataFrame:
@@ -514,17 +585,18 @@ def predict(
         BlockingRuleTooBroad: A blocking rule would make more comparisons than
             ``max_comparisons_per_rule``.
     """
-    p = _pcfg(cfg)
-    prepared = _prepare(records, p, model.preparation)
+    p = _as_trained(_pcfg(cfg), model)
+    # the columns the model was trained on: a model registered before a change in how
+    # records are prepared keeps working
+    prepared = _prepare(records, model.columns, model.preparation)
     # Matching columns are retained so the gamma (level) columns exist for the vetoes.
     settings = dict(model.settings, retain_matching_columns=bool(p.vetoes))
     check_comparison_counts(prepared, p.blocking_rules, p.max_comparisons_per_rule,
                             setting="identity.linking.probabilistic.blocking_rules")
     linker, db = _linker(prepared, settings, p.break_lineage)
-    thr = p.threshold_match_probability
     if new_keys is None:
-        scored = linker.inference.predict(threshold_match_probability=thr, warning_mode="never")
-        return _to_links(scored.as_spark_dataframe(), p)
+        scored = linker.inference.predict(warning_mode="never")
+        return _to_links(_above_threshold(scored.as_spark_dataframe(), p), p)
     for spec in p.comparisons:
         if spec.tf_adjustment:
             linker.table_management.compute_tf_table(spec.column)
@@ -532,12 +604,32 @@ def predict(
     new = prepared.join(keys, on="record_key", how="left_semi")
     old = prepared.join(keys, on="record_key", how="left_anti")
     new_sdf, old_sdf = db.register(new), db.register(old)
-    between = linker.inference.predict_between(
-        old_sdf, new_sdf, threshold_match_probability=thr, warning_mode="never")
-    within = linker.inference.predict_within(
-        new_sdf, threshold_match_probability=thr, warning_mode="never")
-    return _to_links(between.as_spark_dataframe(), p).unionByName(
-        _to_links(within.as_spark_dataframe(), p))
+    between = linker.inference.predict_between(old_sdf, new_sdf, warning_mode="never")
+    within = linker.inference.predict_within(new_sdf, warning_mode="never")
+    return _to_links(_above_threshold(between.as_spark_dataframe(), p), p).unionByName(
+        _to_links(_above_threshold(within.as_spark_dataframe(), p), p))
+
+
+def _as_trained(p: ProbabilisticConfig, model: TrainedModel) -> ProbabilisticConfig:
+    """The config without the blocking rules and vetoes training left out (``changes``)."""
+    left_out = set(model.changes.get("blocking_rules", []))
+    compared = {c["output_column_name"] for c in model.settings["comparisons"]}
+    return p.model_copy(update={
+        "blocking_rules": [r for r in p.blocking_rules if repr(r) not in left_out],
+        "vetoes": [v for v in p.vetoes if v.comparison in compared]})
+
+
+def _above_threshold(scored: DataFrame, p: ProbabilisticConfig) -> DataFrame:
+    """Keep the pairs at or above ``threshold_match_probability``.
+
+    Filtered here rather than by Splink's ``threshold_match_probability``: Splink puts
+    the threshold into the SQL that sums the match weights, and Spark's generated code
+    for that filter grows beyond the JVM's 64 KB method limit (a long Java stack trace on
+    every run, then a slower interpreted fallback). The comparison is on the match
+    weight, as Splink's own filter is, so the same pairs are kept.
+    """
+    threshold = math.log2(p.threshold_match_probability / (1 - p.threshold_match_probability))
+    return scored.where(F.col("match_weight") >= threshold)
 
 
 def explain_pairs(

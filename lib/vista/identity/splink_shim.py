@@ -108,3 +108,13 @@ def em_session(linker: Any, blocking_rule: Any, max_pairs: float | None) -> int:
     finally:
         settings._probability_two_random_records_match = prior
     return len(session._core_model_settings_history)
+
+
+def splink_errors() -> tuple[type[Exception], ...]:
+    """The exception classes Splink raises on purpose (its public API exports none).
+
+    vista turns them into a ``ModelError`` naming the vista setting to change.
+    """
+    from splink.internals.exceptions import SplinkException
+
+    return (SplinkException,)
