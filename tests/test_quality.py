@@ -151,3 +151,19 @@ def test_missing_column_is_a_config_error(spark):
     df = spark.createDataFrame([("a", None, 1.0)], SIMPLE)
     with pytest.raises(QualityConfigError, match="record_key"):
         gate(df, "silver/x", not_null(["record_key"]))
+
+
+def test_a_passing_gate_fetches_no_examples(spark):
+    """Examples cost one Spark job per expectation: a gate where everything passes asks
+    for none (the failing gates above still show theirs)."""
+    df = spark.createDataFrame([("a", "ana@example.com", 1.0), ("b", "bo@example.com", 2.0)],
+                               SIMPLE)
+    tracker = spark.sparkContext.statusTracker()
+    before = set(tracker.getJobIdsForGroup(None))
+    result = gate(df, "silver/simple_examples", [*not_null(["k", "email", "amount"])])
+    assert result.passed and [r["unexpected_count"] for r in result.results] == [0, 0, 0]
+    jobs = [tracker.getJobInfo(j) for j in set(tracker.getJobIdsForGroup(None)) - before]
+    stages = [tracker.getStageInfo(s) for job in jobs if job for s in job.stageIds]
+    names = [s.name for s in stages if s is not None]
+    assert names, "the gate ran no Spark job at all"
+    assert not [n for n in names if "condition_auxilliary" in n], names
