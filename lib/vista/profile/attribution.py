@@ -45,12 +45,22 @@ class Attributed:
             (the order's).
         interactions: ``silver/interactions`` columns plus ``uid`` and ``attributed_by``.
         unattributed: ``entity, key, source, ts, reason`` of the rows left anonymous.
+        sources: ``entity, source`` of every order and interaction (the denominators of
+            the anonymous shares).
+        cached: The frames every table above derives from, when they were cached.
     """
 
     orders: DataFrame
     order_lines: DataFrame
     interactions: DataFrame
     unattributed: DataFrame
+    sources: DataFrame
+    cached: tuple[DataFrame, ...] = ()
+
+    def release(self) -> None:
+        """Drop the frames :func:`attribute_activity` cached (``cache=True``)."""
+        for df in self.cached:
+            df.unpersist()
 
 
 def id_uids(records: DataFrame, graph: DataFrame) -> DataFrame:
@@ -114,25 +124,44 @@ def resolve(activity: DataFrame, key: str, ids: DataFrame, devices: DataFrame | 
         cfg: The attribution rules.
         device_kinds: Id kind -> device-key prefix.
     """
+    return (_resolved_rows(activity, key, ids, devices, cfg, device_kinds)
+            .select(F.col(key).alias("key"), "uid", "attributed_by", "reason"))
+
+
+def _resolved_rows(activity: DataFrame, key: str, ids: DataFrame, devices: DataFrame | None,
+                   cfg: AttributionConfig, device_kinds: dict[str, str]) -> DataFrame:
+    """Every column of ``activity`` plus ``uid, attributed_by, reason`` (see :func:`resolve`)."""
     cands = _candidates(activity, key, ids, devices, device_kinds)
-    best = cands.groupBy("key").agg(F.min("tier").alias("best"))
-    per_kind = (
-        cands.join(best, on="key", how="inner").where(F.col("tier") == F.col("best"))
-        .groupBy("key", "kind")
-        .agg(F.collect_set("uid").alias("uids"), F.min("uid").alias("uid_k"))
-    )
+    # One shuffle: a row's candidates (a handful: its ids times the UIDs each leads to)
+    # are gathered per key and decided with array functions.
+    per_key = cands.groupBy("key").agg(
+        F.collect_list(F.struct("tier", "kind", "uid")).alias("c"))
     priority = F.array(*[F.lit(k) for k in cfg.kind_priority]) if cfg.kind_priority \
         else F.array().cast("array<string>")
-    rank = F.array_position(priority, F.col("kind"))
-    one = F.size("uids") == 1
-    decided = per_kind.groupBy("key").agg(
-        F.size(F.array_distinct(F.flatten(F.collect_list("uids")))).alias("n"),
-        F.min("uid_k").alias("uid_any"),
+
+    def rank(kind: Column) -> Column:
+        return F.array_position(priority, kind)
+
+    best = F.array_min(F.transform("c", lambda x: x["tier"]))
+    kept = F.filter("c", lambda x: x["tier"] == best)  # the strongest evidence decides
+
+    def kind_uids(kind: Column) -> Column:
+        return F.array_distinct(F.transform(F.filter(kept, lambda y: y["kind"] == kind),
+                                            lambda y: y["uid"]))
+
+    decided = per_key.select(
+        "key",
+        F.size(F.array_distinct(F.transform(kept, lambda x: x["uid"]))).alias("n"),
+        F.array_min(F.transform(kept, lambda x: x["uid"])).alias("uid_any"),
         # the kind named: the first in kind_priority, else the first by name
-        F.min_by(F.col("kind"), F.struct(F.when(rank > 0, rank).otherwise(F.lit(1 << 30)),
-                                         F.col("kind"))).alias("kind_any"),
-        F.min_by(F.struct(F.col("uid_k").alias("uid"), F.col("kind").alias("kind")),
-                 F.when(one & (rank > 0), rank)).alias("pick"),
+        F.array_min(F.transform(kept, lambda x: F.struct(
+            F.when(rank(x["kind"]) > 0, rank(x["kind"])).otherwise(F.lit(1 << 30))
+            .alias("r"), x["kind"].alias("kind"))))["kind"].alias("kind_any"),
+        # a kind of kind_priority that alone points at one UID, the first such
+        F.array_min(F.filter(F.transform(kept, lambda x: F.struct(
+            rank(x["kind"]).alias("r"), x["uid"].alias("uid"), x["kind"].alias("kind"),
+            F.size(kind_uids(x["kind"])).alias("m"))),
+            lambda z: (z["m"] == 1) & (z["r"] > 0))).alias("pick"),
     )
     uid = (F.when(F.col("n") == 1, F.col("uid_any"))
            .when(F.col("pick").isNotNull(), F.col("pick.uid")))
@@ -140,21 +169,25 @@ def resolve(activity: DataFrame, key: str, ids: DataFrame, devices: DataFrame | 
           .when(F.col("pick").isNotNull(), F.col("pick.kind")))
     has_ids = F.coalesce(F.exists(F.map_values("ids"), _present), F.lit(False))
     return (
-        activity.select(F.col(key).alias("key"), has_ids.alias("has_ids"))
-        .join(decided.select("key", uid.alias("uid"), by.alias("attributed_by"),
-                             F.lit(True).alias("matched")), on="key", how="left")
-        .select("key", "uid", "attributed_by",
+        activity.select("*", has_ids.alias("_has_ids"))
+        .join(decided.select(F.col("key").alias(key), uid.alias("uid"),
+                             by.alias("attributed_by"), F.lit(True).alias("_matched")),
+              on=key, how="left")
+        .select(*activity.columns, "uid", "attributed_by",
                 F.when(F.col("uid").isNotNull(), F.lit(None).cast("string"))
-                .when(~F.col("has_ids"), F.lit(NO_IDS))
-                .when(F.col("matched").isNull(), F.lit(UNKNOWN_ID))
+                .when(~F.col("_has_ids"), F.lit(NO_IDS))
+                .when(F.col("_matched").isNull(), F.lit(UNKNOWN_ID))
                 .otherwise(F.lit(AMBIGUOUS)).alias("reason"))
     )
 
 
 def attribute_activity(orders: DataFrame, order_lines: DataFrame, interactions: DataFrame,
                        ids: DataFrame, devices: DataFrame | None, cfg: AttributionConfig,
-                       device_kinds: dict[str, str]) -> Attributed:
+                       device_kinds: dict[str, str], *, cache: bool = False) -> Attributed:
     """Key every order, order line and interaction to a UID (see the module docstring).
+
+    Each row is resolved once: the keyed tables, the anonymous rows and the per-source
+    totals are filters and projections of one resolved frame per entity.
 
     Args:
         orders: ``silver/orders``.
@@ -164,38 +197,38 @@ def attribute_activity(orders: DataFrame, order_lines: DataFrame, interactions: 
         devices: ``silver/identity_devices`` or None.
         cfg: The attribution rules.
         device_kinds: Id kind -> device-key prefix.
+        cache: Persist the resolved orders and interactions and the keyed order lines,
+            so that writing every table (and the card) resolves each row only once;
+            :meth:`Attributed.release` drops them.
 
     Returns:
         The activity tables (lazy frames; the caller writes them).
     """
     kinds = device_kinds if cfg.use_devices else {}
-    o = resolve(orders, "order_key", ids, devices, cfg, kinds)
-    i = resolve(interactions, "event_key", ids, devices, cfg, kinds)
-    o_cols, i_cols = orders.columns, interactions.columns
-    keyed_orders = (orders.join(o.where(F.col("uid").isNotNull())
-                                .select(F.col("key").alias("order_key"), "uid", "attributed_by"),
-                                on="order_key", how="inner")
-                    .select(*o_cols, "uid", "attributed_by"))
+    if cache:
+        ids = ids.persist()  # both entities join it
+    o = _resolved_rows(orders, "order_key", ids, devices, cfg, kinds)
+    i = _resolved_rows(interactions, "event_key", ids, devices, cfg, kinds)
+    if cache:
+        o, i = o.persist(), i.persist()
+    keyed = F.col("uid").isNotNull()
+    keyed_orders = o.where(keyed).select(*orders.columns, "uid", "attributed_by")
     keyed_lines = (order_lines.join(keyed_orders.select("order_key", "uid", "ts", "channel"),
                                     on="order_key", how="inner")
                    .select(*order_lines.columns, "uid", "ts", "channel"))
-    keyed_events = (interactions.join(i.where(F.col("uid").isNotNull())
-                                      .select(F.col("key").alias("event_key"), "uid",
-                                              "attributed_by"),
-                                      on="event_key", how="inner")
-                    .select(*i_cols, "uid", "attributed_by"))
+    if cache:
+        keyed_lines = keyed_lines.persist()
+    keyed_events = i.where(keyed).select(*interactions.columns, "uid", "attributed_by")
+    entity_o, entity_i = F.lit("order").alias("entity"), F.lit("interaction").alias("entity")
     anonymous = (
-        orders.select(F.lit("order").alias("entity"), F.col("order_key").alias("key"),
-                      "source", "ts")
-        .join(o.where(F.col("uid").isNull()).select("key", "reason"), on="key", how="inner")
-        .unionByName(
-            interactions.select(F.lit("interaction").alias("entity"),
-                                F.col("event_key").alias("key"), "source", "ts")
-            .join(i.where(F.col("uid").isNull()).select("key", "reason"), on="key",
-                  how="inner"))
-        .select("entity", "key", "source", "ts", "reason")
+        o.where(~keyed).select(entity_o, F.col("order_key").alias("key"), "source", "ts",
+                               "reason")
+        .unionByName(i.where(~keyed).select(entity_i, F.col("event_key").alias("key"),
+                                            "source", "ts", "reason"))
     )
-    return Attributed(keyed_orders, keyed_lines, keyed_events, anonymous)
+    sources = o.select(entity_o, "source").unionByName(i.select(entity_i, "source"))
+    return Attributed(keyed_orders, keyed_lines, keyed_events, anonymous, sources,
+                      cached=(ids, o, i, keyed_lines) if cache else ())
 
 
 def attribution_shares(total: DataFrame, anonymous: DataFrame) -> list[dict[str, object]]:

@@ -81,7 +81,8 @@ def latest_event_date(ctx: RunContext) -> dt.date:
 
 
 def keyed_activity(ctx: RunContext, cfg: ProfileConfig) -> Attributed:
-    """The UID-keyed activity tables of this run (lazy)."""
+    """The UID-keyed activity tables of this run (lazy, over cached resolved rows: call
+    ``release()`` when done)."""
     lake = ctx.lake
     graph = lake.read("silver/identity_graph")
     devices = lake.read("silver/identity_devices") if lake.exists(
@@ -89,7 +90,7 @@ def keyed_activity(ctx: RunContext, cfg: ProfileConfig) -> Attributed:
     ids = id_uids(lake.read("silver/person_records"), graph)
     return attribute_activity(lake.read("silver/orders"), lake.read("silver/order_lines"),
                               lake.read("silver/interactions"), ids, devices,
-                              cfg.attribution, _device_kinds(ctx, cfg))
+                              cfg.attribution, _device_kinds(ctx, cfg), cache=True)
 
 
 def activity_changes(ctx: RunContext, out: Attributed) -> DataFrame:
@@ -108,14 +109,12 @@ def write_activity(ctx: RunContext, out: Attributed) -> list[dict[str, Any]]:
     lake.overwrite(LINES_T, out.order_lines)
     lake.overwrite(EVENTS_T, out.interactions)
     lake.overwrite(UNATTRIBUTED_T, out.unattributed)
-    total = (lake.read("silver/orders").select(F.lit("order").alias("entity"), "source")
-             .unionByName(lake.read("silver/interactions")
-                          .select(F.lit("interaction").alias("entity"), "source")))
-    return attribution_shares(total, lake.read(UNATTRIBUTED_T))
+    return attribution_shares(out.sources, out.unattributed)
 
 
-def profile_inputs(ctx: RunContext, as_of: dt.date) -> ProfileInputs:
-    """The card's inputs, with person records as they were at ``as_of``."""
+def profile_inputs(ctx: RunContext, as_of: dt.date, activity: Attributed) -> ProfileInputs:
+    """The card's inputs, with person records as they were at ``as_of`` and this run's
+    activity tables (the frames just written, still cached)."""
     lake = ctx.lake
     graph = lake.read("silver/identity_graph").select("record_key", "uid")
     columns = [f.name for f in PERSON_RECORDS.fields]
@@ -129,8 +128,8 @@ def profile_inputs(ctx: RunContext, as_of: dt.date) -> ProfileInputs:
     survivorship = identity.survivorship if identity is not None else SurvivorshipConfig()
     golden = golden_records(records, graph, survivorship, ctx.run_id).drop("run_id")
     uids = lake.read("silver/uid_registry").where(F.col("status") == "active").select("uid")
-    return ProfileInputs(uids=uids, golden=golden, orders=lake.read(ORDERS_T),
-                         order_lines=lake.read(LINES_T), interactions=lake.read(EVENTS_T))
+    return ProfileInputs(uids=uids, golden=golden, orders=activity.orders,
+                         order_lines=activity.order_lines, interactions=activity.interactions)
 
 
 def write_views(ctx: RunContext, cfg: ProfileConfig, profile: DataFrame) -> list[str]:
@@ -206,13 +205,32 @@ def run(ctx: RunContext) -> dict[str, Any]:
                    and all(lake.exists(t) for t in (PROFILE_T, ORDERS_T, LINES_T, EVENTS_T)))
     log.info("profile: %s run, cards as of %s", "incremental" if incremental else "full", as_of)
     out = keyed_activity(ctx, cfg)
+    try:
+        metrics, shares, tiers = _publish(ctx, cfg, out, as_of, incremental)
+    finally:
+        out.release()
+    record_run(lake, ctx.spark, ctx.run_id, as_of, cfg_hash,
+               "incremental" if incremental else "full", metrics["recomputed"])
+    ctx.manifest.record_metrics("profile", {**metrics, "attribution": shares,
+                                            "value_tiers": tiers})
+    return metrics
+
+
+def _publish(ctx: RunContext, cfg: ProfileConfig, out: Attributed, as_of: dt.date,
+             incremental: bool) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, int]]:
+    """Write the activity tables, the gated card and the role views.
+
+    Returns:
+        The stage's metrics, the anonymous shares and the cards per value tier.
+    """
+    lake = ctx.lake
     changes = activity_changes(ctx, out) if incremental else None
     shares = write_activity(ctx, out)
-    inputs = profile_inputs(ctx, as_of)
+    inputs = profile_inputs(ctx, as_of, out)
     if changes is not None:
         final, merge, recomputed = _incremental_cards(ctx, cfg, inputs, changes, as_of)
     else:
-        # materialised once: the gate runs several Spark jobs over it before it is written
+        # materialised once: the gate, the write and the views all read it
         final = merge = build_profile(inputs, cfg, as_of).checkpoint(eager=True)
         recomputed = -1
     if ctx.options.get("gate", True):
@@ -222,25 +240,22 @@ def run(ctx: RunContext) -> dict[str, Any]:
             ctx.manifest.record_quality(result)
     if changes is not None:
         lake.merge(PROFILE_T, merge, ["uid"], delete_when="_op = 'D'")
+        written = lake.read(PROFILE_T)
     else:
         lake.overwrite(PROFILE_T, final)
-    written = lake.read(PROFILE_T)
+        written = final  # the rows just written, without reading them back
     views = write_views(ctx, cfg, written)
-    profiles = written.count()
-    recomputed = profiles if recomputed < 0 else recomputed
-    record_run(lake, ctx.spark, ctx.run_id, as_of, cfg_hash,
-               "incremental" if incremental else "full", recomputed)
+    tiers = _tier_counts(written)
+    profiles = sum(tiers.values())  # every card has a tier
     attributed = {e: sum(s["rows"] - s["unattributed"] for s in shares
                          if s["entity"] == e) for e in ("order", "interaction")}
     metrics = {
         "as_of": as_of.isoformat(),
         "full": int(not incremental),
         "profiles": profiles,
-        "recomputed": recomputed,
+        "recomputed": profiles if recomputed < 0 else recomputed,
         "orders_attributed": attributed["order"],
         "interactions_attributed": attributed["interaction"],
         "views": len(views),
     }
-    ctx.manifest.record_metrics("profile", {**metrics, "attribution": shares,
-                                            "value_tiers": _tier_counts(written)})
-    return metrics
+    return metrics, shares, tiers

@@ -119,12 +119,17 @@ def build_profile(inputs: ProfileInputs, cfg: ProfileConfig, as_of: dt.date) -> 
     Raises:
         ConfigError: A value-tier rule is not valid SQL over the card's columns.
     """
-    discounted = (inputs.orders.where(F.col("discount_amount") > 0)
+    # Every field groups by UID: with each activity frame shuffled by UID once, the
+    # dozen per-UID aggregations and the joins between them need no further exchange.
+    by_uid = [inputs.orders.repartition("uid"), inputs.order_lines.repartition("uid"),
+              inputs.interactions.repartition("uid")]
+    order_rows, line_rows, event_rows = by_uid
+    discounted = (order_rows.where(F.col("discount_amount") > 0)
                   .select("order_key", F.lit(True).alias("_discounted")))
-    orders = fd.order_fields(inputs.orders, cfg, as_of)
-    lines = fd.line_fields(inputs.order_lines, cfg, as_of, discounted)
-    events = fd.interaction_fields(inputs.interactions, cfg, as_of)
-    intent = fd.intent_fields(inputs.interactions, inputs.order_lines, cfg, as_of)
+    orders = fd.order_fields(order_rows, cfg, as_of)
+    lines = fd.line_fields(line_rows, cfg, as_of, discounted)
+    events = fd.interaction_fields(event_rows, cfg, as_of)
+    intent = fd.intent_fields(event_rows, line_rows, cfg, as_of)
     g = inputs.golden
     df = (inputs.uids.select("uid")
           .join(g, on="uid", how="left")
@@ -134,8 +139,8 @@ def build_profile(inputs: ProfileInputs, cfg: ProfileConfig, as_of: dt.date) -> 
           .join(intent, on="uid", how="left"))
     end = fd.as_of_end(as_of)
     # the first and last event of any kind up to as_of
-    activity = (inputs.orders.select("uid", "ts").unionByName(
-        inputs.interactions.select("uid", "ts")).where(F.col("ts") < end)
+    activity = (order_rows.select("uid", "ts").unionByName(
+        event_rows.select("uid", "ts")).where(F.col("ts") < end)
         .groupBy("uid").agg(F.min("ts").alias("_first_act"), F.max("ts").alias("_last_act")))
     df = df.join(activity, on="uid", how="left")
     windowed = [f.name.format(w=w) for f in fd.FIELDS if "{w}" in f.name

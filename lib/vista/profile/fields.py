@@ -131,10 +131,15 @@ SECTIONS = ("identity", "relationship", "value", "preferences", "engagement", "s
 
 def field_names(cfg: ProfileConfig) -> list[str]:
     """Every card column, in card order, windows expanded."""
+    return names_for_windows(cfg.engagement_windows_days)
+
+
+def names_for_windows(windows: list[int]) -> list[str]:
+    """Every card column, in card order, with one windowed field per window in days."""
     names: list[str] = []
     for f in FIELDS:
         if "{w}" in f.name:
-            names += [f.name.format(w=w) for w in cfg.engagement_windows_days]
+            names += [f.name.format(w=w) for w in windows]
         else:
             names.append(f.name)
     return names
@@ -199,8 +204,9 @@ def line_fields(lines: DataFrame, cfg: ProfileConfig, as_of: dt.date,
                 discounted_orders: DataFrame) -> DataFrame:
     """Preference fields from the attributed order lines up to as_of."""
     p = cfg.preferences
+    # the join goes by order key; back by UID, the three aggregations share one exchange
     known = (lines.where(F.col("ts") < as_of_end(as_of))
-             .join(discounted_orders, on="order_key", how="left"))
+             .join(discounted_orders, on="order_key", how="left").repartition("uid"))
     discounted = F.coalesce(F.col("promo"), F.lit(False)) | F.coalesce("_discounted",
                                                                       F.lit(False))
     premium = F.col("price_tier").isin(p.premium_price_tiers)
