@@ -29,7 +29,7 @@ YAML shape (every key optional)::
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from vista.config.models import Section
 
@@ -238,9 +238,34 @@ class ProfileConfig(Section):
 
     @field_validator("views")
     @classmethod
-    def _role_names(cls, v: dict[str, ViewConfig]) -> dict[str, ViewConfig]:
+    def _role_names(cls, v: dict[str, ViewConfig], info: ValidationInfo
+                    ) -> dict[str, ViewConfig]:
         bad = [r for r in v if not r.replace("_", "").isalnum() or not r.islower()]
         if bad:
             raise ValueError(f"role names are lower-case letters, digits and _ (they name "
                              f"tables gold/profile_<role>); found {bad}")
+        windows = info.data.get("engagement_windows_days")
+        if windows is not None:  # else that key's own error is reported
+            unknown = {r: _unknown_fields(view.fields, windows) for r, view in v.items()}
+            named = "; ".join(f"views.{r}.fields: {u}" for r, u in unknown.items() if u)
+            if named:
+                raise ValueError(f"a role is given only card fields (vista.profile.FIELDS, "
+                                 f"README 'The customer card') or timeline; unknown: {named}")
         return v
+
+    @field_validator("pii_fields")
+    @classmethod
+    def _pii_known(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        windows = info.data.get("engagement_windows_days")
+        unknown = _unknown_fields(v, windows) if windows is not None else []
+        if unknown:
+            raise ValueError(f"unknown card field(s) {unknown} (vista.profile.FIELDS)")
+        return v
+
+
+def _unknown_fields(names: list[str], windows: list[int]) -> list[str]:
+    # imported here: the field catalogue's module needs pyspark, which plain config
+    # loading otherwise does not import
+    from vista.profile.views import unknown_fields
+
+    return unknown_fields(names, windows)

@@ -20,7 +20,7 @@ from pyspark.sql import types as T
 
 from vista.errors import ConfigError, ConfigProblem
 from vista.profile.config import ProfileConfig
-from vista.profile.fields import field_names
+from vista.profile.fields import names_for_windows
 
 log = logging.getLogger(__name__)
 
@@ -36,22 +36,29 @@ def view_table(role: str) -> str:
     return f"gold/profile_{role}"
 
 
+def unknown_fields(names: list[str], windows: list[int]) -> list[str]:
+    """The names that are neither card fields (windows expanded) nor ``timeline``."""
+    known = set(names_for_windows(windows)) | {TIMELINE}
+    return [f for f in names if f not in known]
+
+
 def check_views(cfg: ProfileConfig) -> None:
-    """Every role's fields must be card fields.
+    """Every role's fields must be card fields (config validation checks it already; this
+    repeats it for a config built in code without validation).
 
     Raises:
         ConfigError: Naming each unknown field with its key path.
     """
-    known = set(field_names(cfg)) | {TIMELINE}
+    windows = cfg.engagement_windows_days
     problems = []
     for role, view in cfg.views.items():
-        unknown = [f for f in view.fields if f not in known]
+        unknown = unknown_fields(view.fields, windows)
         if unknown:
             problems.append(ConfigProblem(
                 f"profile.views.{role}.fields",
                 f"unknown card field(s) {unknown}; expected names of the card "
                 f"(vista.profile.FIELDS, README 'The customer card')"))
-    bad_pii = [f for f in cfg.pii_fields if f not in known]
+    bad_pii = unknown_fields(cfg.pii_fields, windows)
     if bad_pii:
         problems.append(ConfigProblem("profile.pii_fields",
                                       f"unknown card field(s) {bad_pii}"))
