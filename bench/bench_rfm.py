@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         profile = spark.read.parquet(profile_path)
         orders = spark.read.parquet(orders_path)
         rfm_segments(profile, cfg.rfm).write.mode("overwrite").parquet(f"{out}/rfm")
-        lifecycle_stages(profile, orders, cfg.lifecycle).write.mode("overwrite").parquet(
+        lifecycle_stages(profile, orders, cfg.lifecycle, AS_OF).write.mode("overwrite").parquet(
             f"{out}/lifecycle")
         return time.perf_counter() - t0
 

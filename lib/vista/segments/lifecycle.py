@@ -32,16 +32,19 @@ LIFECYCLE_COLUMNS = ["uid", "as_of", "stage", "previous_stage", "changed_at", "r
 
 def purchase_history(orders: DataFrame, as_of: dt.date) -> DataFrame:
     """Per UID: ``purchase_days``, ``first_day``, ``last_day`` and ``previous_day`` (the
-    purchase day before the last; null with one purchase day), up to ``as_of``."""
-    days = (orders.where(F.to_date("ts") <= F.lit(as_of))
-            .select("uid", F.to_date("ts").alias("day")).distinct())
-    per = days.groupBy("uid").agg(
-        F.count("*").alias("purchase_days"), F.min("day").alias("first_day"),
-        F.max("day").alias("last_day"))
-    previous = (days.join(per.select("uid", "last_day"), on="uid", how="inner")
-                .where(F.col("day") < F.col("last_day"))
-                .groupBy("uid").agg(F.max("day").alias("previous_day")))
-    return per.join(previous, on="uid", how="left")
+    purchase day before the last; null with one purchase day), up to ``as_of``.
+
+    One grouped aggregation: the set of a customer's purchase days (bounded by the days
+    they bought on) gives the count and the day before the last, without a second pass
+    over the orders.
+    """
+    day = F.to_date("ts")
+    per = (orders.where(day <= F.lit(as_of)).groupBy("uid")
+           .agg(F.collect_set(day).alias("_days")))
+    last = F.array_max("_days")
+    return per.select(
+        "uid", F.size("_days").alias("purchase_days"), F.array_min("_days").alias("first_day"),
+        last.alias("last_day"), F.array_max(F.array_remove("_days", last)).alias("previous_day"))
 
 
 def _threshold(cfg: LifecycleConfig, multiple: float, days: int) -> Column:
@@ -50,18 +53,22 @@ def _threshold(cfg: LifecycleConfig, multiple: float, days: int) -> Column:
     return F.when(F.col("cadence_days").isNotNull(), own).otherwise(F.lit(float(days)))
 
 
-def lifecycle_stages(profile: DataFrame, orders: DataFrame, cfg: LifecycleConfig) -> DataFrame:
+def lifecycle_stages(profile: DataFrame, orders: DataFrame, cfg: LifecycleConfig,
+                     as_of: dt.date | None = None) -> DataFrame:
     """Each profile UID's current stage.
 
     Args:
         profile: ``uid, as_of`` (one as-of date for every row).
         orders: ``uid, ts`` of the UIDs' orders (any date; later ones are ignored).
         cfg: The lifecycle section.
+        as_of: The profile's as-of date when the caller knows it (saves a Spark job);
+            read from the profile otherwise.
 
     Returns:
         ``uid, as_of, stage, recency_days, purchase_days, cadence_days``.
     """
-    as_of = profile.select("as_of").first()["as_of"]
+    if as_of is None:
+        as_of = profile.select("as_of").first()["as_of"]
     hist = purchase_history(orders, as_of)
     cc = cfg.cadence
     base = (profile.select("uid", "as_of").join(hist, on="uid", how="left").select(

@@ -168,7 +168,7 @@ def compute(ctx: RunContext, cfg: SegmentsConfig) -> ValueSegments:
     orders = orders.checkpoint(eager=True)
     rfm = rfm_segments(profile, cfg.rfm).checkpoint(eager=True)
     previous = lake.read(LIFECYCLE_T) if lake.exists(LIFECYCLE_T) else None
-    lifecycle = with_transitions(lifecycle_stages(profile, orders, cfg.lifecycle),
+    lifecycle = with_transitions(lifecycle_stages(profile, orders, cfg.lifecycle, as_of),
                                  previous).checkpoint(eager=True)
     c = cfg.clv
     summary = clv_mod.customer_summary(orders, as_of, c.unit_days).checkpoint(eager=True)
