@@ -81,6 +81,13 @@ def test_forget_rewrites_folders_written_before_the_config_moved_or_dropped_them
         spark.read.json(str(old / "cms" / "run1")).select("uid", "rfm"),
         spark.createDataFrame([("u2", "loyal")], "uid string, rfm string"),
         ignore_nullable=True)
+    # Their keys left the export state too, whatever UID the state kept them under.
+    cfg = _config(old, ["email_platform", "ads", "cms"])
+    assert_df_equality(
+        lake.read(cfg.state_table).select("destination", "key"),
+        spark.createDataFrame([("email_platform", "bo@x.com"), ("ads", _sha("bo@x.com")),
+                               ("cms", "u2")], "destination string, key string"),
+        ignore_row_order=True, ignore_nullable=True)
     left = _texts(old)
     assert "ana.b@x.com" not in left and _sha("ana.b@x.com") not in left
     assert not list(old.rglob("*.erasing"))

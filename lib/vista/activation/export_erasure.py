@@ -113,22 +113,59 @@ def erase_folder(spark: SparkSession, folder: str, dest: DestinationConfig,
     return True
 
 
+def erase_state(lake: Lake, cfg: ActivationConfig, keys: dict[str, set[str]]) -> int:
+    """Delete the state rows of the person's keys, per destination; returns rows deleted.
+
+    The table pass of an erasure deletes state rows by UID; this one also finds a row
+    kept under a UID the person no longer has (merged into another since the export),
+    whose key is still their address.
+    """
+    if not lake.exists(cfg.state_table):
+        return 0
+    state = lake.read(cfg.state_table)
+    deleted = 0
+    for name, values in sorted(keys.items()):
+        if not values:
+            continue
+        # Compared as digests: the delete condition in the table's history names no key.
+        digests = ", ".join(f"'{hashlib.sha256(k.encode('utf-8')).hexdigest()}'"
+                            for k in sorted(values))
+        where = f"destination = '{name}' AND sha2(key, 256) IN ({digests})"
+        n = state.where(F.expr(where)).count()
+        if n:
+            lake.delete(cfg.state_table, where)
+            deleted += n
+    return deleted
+
+
 def erase_exports(lake: Lake, cfg: ActivationConfig, person: Person) -> int:
-    """Rewrite every export folder holding the person; returns how many were rewritten.
+    """Rewrite every export folder holding the person and drop their keys from the export
+    state; returns how many folders were rewritten.
 
     Args:
-        lake: The lake (its export ledger).
+        lake: The lake (its export ledger and state table).
         cfg: The activation section (today's destinations and their paths).
         person: The person to erase.
     """
     keys: dict[str, list[str]] = {}
+    by_destination: dict[str, set[str]] = {}
     rewritten: dict[str, int] = {}
-    for folder, dest in _targets(lake, cfg).items():
+
+    def keys_of(dest: DestinationConfig) -> list[str]:
         spec = dest.model_dump_json(include={"identifier", "normalisation"})
         if spec not in keys:
             keys[spec] = person_keys(lake.spark, dest, person)
-        if erase_folder(lake.spark, folder, dest, keys[spec]):
+        by_destination.setdefault(dest.name, set()).update(keys[spec])
+        return keys[spec]
+
+    for folder, dest in _targets(lake, cfg).items():
+        if erase_folder(lake.spark, folder, dest, keys_of(dest)):
             rewritten[dest.name] = rewritten.get(dest.name, 0) + 1
+    for dest in cfg.destinations:
+        keys_of(dest)
     for name, n in sorted(rewritten.items()):
         log.info("erasure: destination %s: %d export folder(s) rewritten", name, n)
+    state_rows = erase_state(lake, cfg, by_destination)
+    if state_rows:
+        log.info("erasure: %d export state row(s) deleted by key", state_rows)
     return sum(rewritten.values())
