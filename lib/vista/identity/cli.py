@@ -37,10 +37,15 @@ def add_identity_commands(sub: Any) -> None:
     t.add_argument("--conf", help=f"config YAML (default {DEFAULT_CONF})")
     t.set_defaults(func=cmd_train)
 
-    e = isub.add_parser("explain", help="why were these records joined?",
-                        description="Show a UID's records and the links joining them, with "
-                                    "the match weight of every compared field.")
+    e = isub.add_parser("explain", help="why were these records joined, or kept apart?",
+                        description="With one id: a UID's records and the links joining "
+                                    "them, with the match weight of every compared field. "
+                                    "With two records (SOURCE:ID): whether they were ever "
+                                    "compared, their comparison levels and weights, the "
+                                    "guards that kept them apart and their clusters. No "
+                                    "field values are printed.")
     e.add_argument("id", help="a UID, or a record key <source>:<source_record_id>")
+    e.add_argument("other", nargs="?", help="a second record key: explain the pair")
     e.add_argument("--conf", help=f"config YAML (default {DEFAULT_CONF})")
     e.set_defaults(func=cmd_explain)
 
@@ -103,6 +108,17 @@ def cmd_explain(args: argparse.Namespace) -> int:
         model = tracking.load_registered_identity_model(ctx.config.mlflow)
     except VistaError as exc:
         log.info("no registered model (%s): showing stored link weights only", exc)
+    if args.other:
+        from vista.identity.explain_pair import explain_pair
+        from vista.identity.stage import identity_config
+
+        lake = ctx.lake
+        pair = explain_pair(args.id, args.other, records=lake.read(PERSON_RECORDS_T),
+                            cfg=identity_config(ctx.config), model=model,
+                            graph=lake.read(GRAPH_T) if lake.exists(GRAPH_T) else None,
+                            links=lake.read(LINKS_T) if lake.exists(LINKS_T) else None)
+        print(pair.text)
+        return 0
     result = explain(args.id, graph=ctx.lake.read(GRAPH_T), links=ctx.lake.read(LINKS_T),
                      records=ctx.lake.read(PERSON_RECORDS_T), model=model)
     print(result.text)
