@@ -115,6 +115,44 @@ class FullNameRule(Section):
     max_edit_ratio: float = Field(0.34, ge=0.0, le=1.0)
 
 
+class TrustedIdRule(Section):
+    """A declared id that two records share outweighs a disagreement the lake shows is noise.
+
+    The birth-date, first-name and full-name rules keep twins, family members and
+    namesakes apart. Where data entry replaces or swaps first names, or mistypes birth
+    dates, they also keep apart records of one person that carry the same national id
+    or customer number. Which of the two a lake has is a property of the lake, so it is
+    measured (``vista.identity.trusted_ids.with_trusted_ids``; the identity stage does
+    not call it yet, so a null ``kinds`` trusts nothing there): for each declared id
+    kind (a source's ``ids:``, e.g. a national id; never e-mail or phone, which
+    households share), it takes every pair of records
+    sharing one of its values (values on at most
+    ``identity.linking.deterministic.guards.max_records_per_value`` records) and counts
+    the pairs whose first names disagree, whose birth dates disagree, and whose first
+    names *and* birth dates both disagree (conflicts). Typos strike the two fields
+    independently, so among pairs of one person the conflict share is about the
+    product of the other two shares; different people disagree on both at once. A kind
+    with at least ``min_pairs`` pairs whose conflict share is at most
+    ``max_conflict_share``, or at most ``max_conflict_lift`` times that product, is
+    *trusted*: two records sharing one of its values are compatible despite up to
+    ``max_disagreements`` of the birth-date, first-name and full-name rules failing (a
+    differing gender, where ``gender_must_agree``, still separates them). A kind a
+    family shares (a household loyalty card) shows conflicts well above chance and
+    stays untrusted; twins sharing a landline are never concerned (a phone is not a
+    declared id).
+
+    ``kinds``: null learns the trusted kinds from the lake on every run; a list fixes
+    them (``[]``: none).
+    """
+
+    enabled: bool = True
+    kinds: list[str] | None = None
+    max_disagreements: int = Field(1, ge=1, le=2)
+    max_conflict_share: float = Field(0.01, ge=0.0, le=1.0)
+    max_conflict_lift: float = Field(2.0, ge=0.0)
+    min_pairs: int = Field(10, ge=1)
+
+
 class CompatibilityConfig(Section):
     """Which disagreements forbid two records from sharing a cluster (cannot-link)."""
 
@@ -122,6 +160,7 @@ class CompatibilityConfig(Section):
     first_name: FirstNameRule = Field(default_factory=FirstNameRule)
     full_name: FullNameRule = Field(default_factory=FullNameRule)
     gender_must_agree: bool = False
+    trusted_ids: TrustedIdRule = Field(default_factory=TrustedIdRule)
 
 
 class LoneRecordRule(Section):

@@ -9,13 +9,16 @@ refuse merges (``cluster``).
 
 from __future__ import annotations
 
+from functools import reduce
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from vista.identity.cluster_config import CompatibilityConfig, FirstNameRule, FullNameRule
 
 COMPATIBILITY_COLUMNS = ["record_key", "birth_date", "first_name_std", "full_name_std", "gender",
-                         "first_name_derived", "first_name_keys"]
+                         "first_name_derived", "first_name_keys", "trusted_ids"]
 
 
 def compatibility_frame(records: DataFrame, cfg: CompatibilityConfig) -> DataFrame:
@@ -31,7 +34,8 @@ def compatibility_frame(records: DataFrame, cfg: CompatibilityConfig) -> DataFra
     Returns:
         ``COMPATIBILITY_COLUMNS``: record_key, birth_date, first_name_std, full_name_std,
         gender, first_name_derived (the first name is the full name's first word),
-        first_name_keys.
+        first_name_keys, trusted_ids (``kind=value`` of the record's ids of the kinds
+        ``cfg.trusted_ids.kinds`` lists).
     """
     from vista.identity.names import with_name_keys
 
@@ -53,8 +57,20 @@ def compatibility_frame(records: DataFrame, cfg: CompatibilityConfig) -> DataFra
                        F.when(derived, F.get(F.split(full, " "), 0)))
     base = records.select("record_key", "birth_date", first.alias("first_name_std"),
                           full.alias("full_name_std"), gender.alias("gender"),
-                          derived.alias("first_name_derived"))
+                          derived.alias("first_name_derived"),
+                          _trusted_ids(records, cfg).alias("trusted_ids"))
     return with_name_keys(base, cfg.first_name).select(COMPATIBILITY_COLUMNS)
+
+
+def _trusted_ids(records: DataFrame, cfg: CompatibilityConfig) -> Column:
+    """``kind=value`` of a record's ids of the trusted kinds (an empty array: none)."""
+    rule = cfg.trusted_ids
+    kinds = rule.kinds if rule.enabled else []
+    if not kinds or "ids" not in records.columns:
+        return F.array().cast(T.ArrayType(T.StringType()))
+    chosen = F.map_filter("ids", lambda k, v: k.isin(kinds) & (F.length(F.trim(v)) > 0))
+    return F.transform(F.map_entries(chosen),
+                       lambda e: F.concat(e["key"], F.lit("="), F.trim(e["value"])))
 
 
 def _spelling_agrees(rule: FirstNameRule, a: Column, b: Column) -> Column:
@@ -147,6 +163,7 @@ def incompatible(cfg: CompatibilityConfig, left: str = "l_", right: str = "r_") 
         A boolean column (never null).
     """
     checks: list[Column] = []
+    overridable: list[Column] = []  # the rules a trusted shared id outweighs
     bd = cfg.birth_date
     if bd.enabled:
         a, b = F.col(f"{left}birth_date"), F.col(f"{right}birth_date")
@@ -158,24 +175,31 @@ def incompatible(cfg: CompatibilityConfig, left: str = "l_", right: str = "r_") 
             swapped = (F.year(a) == F.year(b)) & (F.month(a) == F.dayofmonth(b)) & (
                 F.dayofmonth(a) == F.month(b))
             too_far = too_far & ~swapped
-        checks.append(a.isNotNull() & b.isNotNull() & too_far)
+        overridable.append(F.coalesce(a.isNotNull() & b.isNotNull() & too_far, F.lit(False)))
     if cfg.first_name.enabled:
         a, b = F.col(f"{left}first_name_std"), F.col(f"{right}first_name_std")
         present = a.isNotNull() & b.isNotNull() & (F.length(a) > 0) & (F.length(b) > 0)
-        checks.append(present & ~_names_agree(cfg.first_name, left, right))
+        overridable.append(F.coalesce(present & ~_names_agree(cfg.first_name, left, right),
+                                      F.lit(False)))
     if cfg.full_name.enabled:
         a, b = F.col(f"{left}full_name_std"), F.col(f"{right}full_name_std")
         present = (F.length(F.trim(a)) > 0) & (F.length(F.trim(b)) > 0)
-        checks.append(present & _full_names_differ(cfg.full_name, a, b))
+        overridable.append(F.coalesce(present & _full_names_differ(cfg.full_name, a, b),
+                                      F.lit(False)))
     if cfg.gender_must_agree:
         a, b = F.col(f"{left}gender"), F.col(f"{right}gender")
-        checks.append(a.isNotNull() & b.isNotNull() & (a != b))
-    if not checks:
+        checks.append(F.coalesce(a.isNotNull() & b.isNotNull() & (a != b), F.lit(False)))
+    if not checks and not overridable:
         return F.lit(False)
-    out = checks[0]
-    for c in checks[1:]:
-        out = out | c
-    return F.coalesce(out, F.lit(False))
+    disagree = reduce(lambda x, y: x | y, [*checks, *overridable])
+    rule = cfg.trusted_ids
+    if rule.enabled and rule.kinds and overridable:
+        shared = F.coalesce(F.arrays_overlap(F.col(f"{left}trusted_ids"),
+                                             F.col(f"{right}trusted_ids")), F.lit(False))
+        failed = reduce(lambda x, y: x + y, [c.cast("int") for c in overridable])
+        kept = reduce(lambda x, y: x | y, checks) if checks else F.lit(False)
+        disagree = disagree & ~(shared & (failed <= rule.max_disagreements) & ~kept)
+    return disagree
 
 
 def name_flags(records: DataFrame) -> DataFrame:

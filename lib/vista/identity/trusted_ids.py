@@ -1,0 +1,126 @@
+"""Which declared id kinds this lake shows to be personal (see ``TrustedIdRule``).
+
+The compatibility rules (birth date, first name, full name) separate records that look
+like two people. Whether a first-name or birth-date disagreement between two records
+that share a national id is a second person or a typo depends on the lake: measured
+here, once per run, from the pairs of records that share a value of each declared id
+kind. Only aggregated counts (one row per id kind) reach the driver.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from vista.identity.cluster_config import CompatibilityConfig
+from vista.identity.config import IdentityConfig
+
+log = logging.getLogger(__name__)
+
+
+def id_kind_evidence(records: DataFrame,
+                     cfg: IdentityConfig) -> dict[str, tuple[int, int, int, int]]:
+    """Per declared id kind: pairs of records sharing a value, and their disagreements.
+
+    A pair *conflicts* when both its first names and its birth dates disagree by the
+    compatibility rules.
+
+    Args:
+        records: Person records (``ids`` map, names, birth date).
+        cfg: The identity config (id kinds and the per-value record limit of
+            ``linking.deterministic``, the compatibility rules of ``clustering``).
+
+    Returns:
+        ``{kind: (pairs, first names disagree, birth dates disagree, both)}`` for the
+        kinds with at least one pair.
+    """
+    from vista.identity.compatibility import compatibility_frame, incompatible
+
+    det = cfg.linking.deterministic
+    comp = cfg.clustering.compatibility
+    values = (records.select("record_key", F.explode("ids").alias("kind", "value"))
+              .withColumn("value", F.trim("value"))
+              .where(F.col("value").isNotNull() & (F.length("value") > 0)))
+    if det.id_kinds is not None:
+        values = values.where(F.col("kind").isin(det.id_kinds))
+    elif det.exclude_id_kinds:
+        values = values.where(~F.col("kind").isin(det.exclude_id_kinds))
+    limit = F.lit(det.guards.max_records_per_value)
+    for kind, n in det.per_kind_max_records.items():
+        limit = F.when(F.col("kind") == kind, F.lit(n)).otherwise(limit)
+    sizes = values.groupBy("kind", "value").agg(F.count("*").alias("n"))
+    values = values.join(sizes.where((F.col("n") > 1) & (F.col("n") <= limit)),
+                         on=["kind", "value"], how="left_semi")
+    plain = _untrusting(comp)
+    people = compatibility_frame(records, plain)
+    members = values.join(people, on="record_key", how="inner")
+    left = members.select([F.col(c).alias(f"l_{c}") for c in members.columns])
+    right = members.select([F.col(c).alias(f"r_{c}") for c in members.columns])
+    pairs = left.join(right, (F.col("l_kind") == F.col("r_kind"))
+                      & (F.col("l_value") == F.col("r_value"))
+                      & (F.col("l_record_key") < F.col("r_record_key")), how="inner")
+    only_names = plain.model_copy(update={
+        "birth_date": plain.birth_date.model_copy(update={"enabled": False}),
+        "full_name": plain.full_name.model_copy(update={"enabled": False}),
+        "gender_must_agree": False})
+    only_dates = plain.model_copy(update={
+        "first_name": plain.first_name.model_copy(update={"enabled": False}),
+        "full_name": plain.full_name.model_copy(update={"enabled": False}),
+        "gender_must_agree": False})
+    names = incompatible(only_names) if comp.first_name.enabled else F.lit(False)
+    dates = incompatible(only_dates) if comp.birth_date.enabled else F.lit(False)
+    rows = (pairs.groupBy(F.col("l_kind").alias("kind"))
+            .agg(F.count("*").alias("pairs"), F.sum(names.cast("long")).alias("names"),
+                 F.sum(dates.cast("long")).alias("dates"),
+                 F.sum((names & dates).cast("long")).alias("both"))
+            .collect())
+    return {r.kind: (int(r.pairs), int(r.names or 0), int(r.dates or 0), int(r.both or 0))
+            for r in rows}
+
+
+def is_trusted(evidence: tuple[int, int, int, int], cfg: IdentityConfig) -> bool:
+    """Whether a kind's pairs look like one person each, mistyped, not like two people.
+
+    Typos in first names and in birth dates are independent, so among pairs of one
+    person the share disagreeing on both is about the product of the two shares; among
+    pairs of different people it is about the smaller share itself.
+    """
+    rule = cfg.clustering.compatibility.trusted_ids
+    pairs, names, dates, both = evidence
+    if pairs < rule.min_pairs:
+        return False
+    chance = rule.max_conflict_lift * (names / pairs) * (dates / pairs)
+    return both / pairs <= max(rule.max_conflict_share, chance)
+
+
+def _untrusting(comp: CompatibilityConfig) -> CompatibilityConfig:
+    return comp.model_copy(update={"trusted_ids": comp.trusted_ids.model_copy(
+        update={"kinds": []})})
+
+
+def with_trusted_ids(cfg: IdentityConfig, records: DataFrame) -> IdentityConfig:
+    """The config with ``clustering.compatibility.trusted_ids.kinds`` filled from evidence.
+
+    Args:
+        cfg: The identity config (``kinds: null`` asks for learning).
+        records: Person records.
+
+    Returns:
+        ``cfg`` unchanged when the rule is off or its kinds are fixed; else a copy whose
+        trusted kinds are those :func:`is_trusted` accepts (possibly none).
+    """
+    comp = cfg.clustering.compatibility
+    rule = comp.trusted_ids
+    if not rule.enabled or rule.kinds is not None or "ids" not in records.columns:
+        return cfg
+    evidence = id_kind_evidence(records, cfg)
+    trusted = sorted(kind for kind, ev in evidence.items() if is_trusted(ev, cfg))
+    for kind, (pairs, names, dates, both) in sorted(evidence.items()):
+        log.info("identity: id kind %s: %d pairs of records share a value; first names "
+                 "disagree in %d, birth dates in %d, both in %d: %s", kind, pairs, names,
+                 dates, both, "trusted" if kind in trusted else "not trusted")
+    new_rule = rule.model_copy(update={"kinds": trusted})
+    return cfg.model_copy(update={"clustering": cfg.clustering.model_copy(update={
+        "compatibility": comp.model_copy(update={"trusted_ids": new_rule})})})

@@ -1,0 +1,76 @@
+"""A declared id the lake shows to be personal outweighs a replaced first name; a
+household landline does not join twins (identity.clustering.compatibility.trusted_ids)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from pyspark.sql import functions as F
+
+from vista.identity.cluster import cluster_records
+from vista.identity.config import IdentityConfig
+from vista.identity.deterministic import deterministic_links
+from vista.identity.trusted_ids import id_kind_evidence, with_trusted_ids
+from vista.schemas import PERSON_RECORDS
+
+FIRST = ["lucas", "marta", "pablo", "irene", "diego", "nuria", "oscar", "elena", "hugo",
+         "sonia", "raul"]
+
+
+def _row(key: str, first: str, last: str, born: dt.date, ids: dict, phone: str | None = None):
+    return {"record_key": key, "source": key.split(":")[0], "source_record_id": key[4:],
+            "ids": ids, "first_name_std": first, "last_name_std": last,
+            "full_name_std": f"{first} {last}", "birth_date": born, "phone_e164": phone,
+            "other_phones_e164": []}
+
+
+@pytest.fixture(scope="module")
+def records(spark):
+    rows = []
+    for i, first in enumerate(FIRST):
+        born = dt.date(1970 + i, 1 + i, 10 + i)
+        nid = {"national_id": f"{12345670 + i}"}
+        rows.append(_row(f"crm:{i}", first, f"apellido{i}", born, nid))
+        # the second system replaced the first name of person 0 only
+        rows.append(_row(f"erp:{i}", "carmen" if i == 0 else first, f"apellido{i}", born, nid))
+    twins = dt.date(1990, 5, 5)
+    rows.append(_row("crm:t1", "ana", "gil", twins, {"national_id": "99990001"}, "+34910000000"))
+    rows.append(_row("crm:t2", "eva", "gil", twins, {"national_id": "99990002"}, "+34910000000"))
+    return spark.createDataFrame(rows, PERSON_RECORDS).localCheckpoint()
+
+
+def _cluster_of(clusters, key):
+    return clusters.where(F.col("record_key") == key).first().cluster_id
+
+
+def test_a_shared_national_id_joins_a_replaced_first_name_and_twins_stay_apart(records):
+    cfg = with_trusted_ids(IdentityConfig(), records)
+    comp = cfg.clustering.compatibility
+
+    links = deterministic_links(records, cfg.linking, comp)
+    clusters, _ = cluster_records(records, links, cfg.clustering)
+
+    # 11 pairs share a national id; one has different first names, none both fields
+    assert id_kind_evidence(records, IdentityConfig()) == {"national_id": (11, 1, 0, 0)}
+    assert comp.trusted_ids.kinds == ["national_id"]
+    assert _cluster_of(clusters, "crm:0") == _cluster_of(clusters, "erp:0")
+    assert _cluster_of(clusters, "crm:t1") != _cluster_of(clusters, "crm:t2")
+    # without the learned kind, the replaced first name keeps the two records apart
+    untrusted = IdentityConfig().model_copy(update={"clustering": cfg.clustering.model_copy(
+        update={"compatibility": comp.model_copy(update={
+            "trusted_ids": comp.trusted_ids.model_copy(update={"kinds": []})})})})
+    apart, _ = cluster_records(records, deterministic_links(
+        records, untrusted.linking, untrusted.clustering.compatibility), untrusted.clustering)
+    assert _cluster_of(apart, "crm:0") != _cluster_of(apart, "erp:0")
+
+
+def test_a_kind_shared_by_different_people_is_not_trusted(spark, records):
+    # a family card: two people with different first names and birth dates on one value
+    family = spark.createDataFrame([
+        _row("shop:f1", "jorge", "ruiz", dt.date(1950, 1, 1), {"national_id": "12345670"}),
+    ], PERSON_RECORDS)
+
+    cfg = with_trusted_ids(IdentityConfig(), records.unionByName(family))
+
+    assert cfg.clustering.compatibility.trusted_ids.kinds == []
