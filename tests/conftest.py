@@ -48,7 +48,7 @@ def spark(scratch_dir: Path):
         master="local[2]",
         # one JVM runs every stage of the whole suite, many times over; a run of a few
         # test files may ask for less (VISTA_TEST_DRIVER_MEMORY=2g)
-        driver_memory=os.environ.get("VISTA_TEST_DRIVER_MEMORY", "4g"),
+        driver_memory=os.environ.get("VISTA_TEST_DRIVER_MEMORY", "6g"),
         shuffle_partitions=1,  # tiny inputs: one task per shuffle, not one per core
         checkpoint_dir=str(scratch_dir / "checkpoints"),
         delta=DELTA_SESSION,
@@ -62,6 +62,17 @@ def spark(scratch_dir: Path):
     session = build_session(cfg)
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _release_cached_frames() -> Iterator[None]:
+    """Drop every cached frame after each test module: the one JVM serves the whole suite."""
+    yield
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.catalog.clearCache()
 
 
 @pytest.fixture()
