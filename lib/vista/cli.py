@@ -261,7 +261,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_identity(sub)
     _add_profile(sub)
     _add_activation(sub)
+    _add_quarantine(sub)
     return parser
+
+
+def _add_quarantine(sub: Any) -> None:
+    from vista.ingest.cli import add_quarantine_commands
+
+    add_quarantine_commands(sub)
 
 
 def _add_identity(sub: Any) -> None:

@@ -69,7 +69,8 @@ def test_bad_fields_keep_records_and_a_fixed_mapping_reaches_delivered_rows(
     assert (counts["files"], counts["replayed"]) == (0, 1)
     metrics = ctx.manifest.stages[0].metrics
     assert metrics["config_changed"] == ["crm"]
-    assert metrics["per_source"]["crm"]["replay"] == {"moved_to_bronze": 1, "still_quarantined": 0}
+    assert metrics["per_source"]["crm"]["replay"] == {"moved_to_bronze": 1, "still_quarantined": 0,
+                                                      "reasons_updated": 0}
     silver, bronze, quarantine = _state(ctx.lake)
     assert_rows(silver, [("crm:c1", D(1980, 2, 1), dt.datetime(2024, 1, 1, 10)),
                          ("crm:c2", D(1975, 3, 4), dt.datetime(2024, 1, 1, 10)),

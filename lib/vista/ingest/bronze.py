@@ -188,8 +188,9 @@ def write_batch(
     """
     from vista.activation.suppression import drop_suppressed
 
-    rows = drop_suppressed(lake, src, cfg, rows)  # erased people do not come back
+    # drift first: it may read a file's rows again, and they must be filtered too
     rows, drift = _with_drift(rows, src, cfg)
+    rows = drop_suppressed(lake, src, cfg, rows)  # erased people do not come back
     batch = tag_rows(with_lineage(rows, src, batch_id), src, cfg).persist()
     try:
         good, bad = split_tagged(batch, src)
@@ -214,7 +215,7 @@ def write_batch(
 def _with_drift(rows: DataFrame, src: SourceConfig,
                 cfg: IngestConfig) -> tuple[DataFrame, list[FileDrift]]:
     """``rows`` checked for schema drift per file (see :mod:`vista.ingest.drift`)."""
-    if src.format not in ("csv", "parquet"):
+    if src.format not in ("csv", "parquet", "jsonl", "json"):
         return rows, []
     spark = rows.sparkSession
     options = reader_options(src, cfg)
@@ -223,6 +224,8 @@ def _with_drift(rows: DataFrame, src: SourceConfig,
     if not drift:
         return rows, []
     rows = reread_by_name(spark, src, rows, drift, options)
+    if src.on_missing_column == "load":
+        return rows, drift
     return rows.withColumn(DRIFT_COLUMN, missing_columns(drift)), drift
 
 

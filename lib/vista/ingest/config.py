@@ -250,6 +250,12 @@ class SourceConfig(Section):
             ``quarantine`` (the whole row). A mapping's own ``on_error`` wins. Keys,
             required fields and the fields an entity cannot do without (an order's
             ``ts``) always quarantine.
+        on_missing_column: What a delivered file that lacks a declared column does to its
+            rows: ``quarantine`` (the default: reason ``schema_mismatch``, replayable once
+            the config is fixed) or ``load`` (the column is null in the file's rows; the
+            drift is still reported). For a JSON source, lacking a column means no record
+            of the file carries the key: choose ``load`` for exports that leave out keys
+            whose value is null.
         delivery: ``incremental`` (the default: a file holds new and changed records)
             or ``snapshot`` (each file is a full export: a record missing from the newest
             one leaves current silver, see :mod:`vista.ingest.snapshot`).
@@ -276,6 +282,7 @@ class SourceConfig(Section):
     currency: str | None = None
     required: list[str] = Field(default_factory=list)
     on_error: OnError = "keep"
+    on_missing_column: Literal["quarantine", "load"] = "quarantine"
     delivery: Literal["incremental", "snapshot"] = "incremental"
     pii: list[str] = Field(default_factory=list)
     rules: list[RowRule] = Field(default_factory=list)

@@ -13,8 +13,18 @@ are compared with the declared fields, by name:
   only the declared columns are kept (Parquet already maps columns by name);
 * both are reported per file in the run manifest (``schema_drift``) and in a WARNING.
 
-JSON records name their fields, so a JSON file with extra keys loads as it is; a key a
-JSON file never carries cannot be told apart from a null value and is not reported.
+JSON records name their fields, so the reader alone cannot tell a key a file never
+carries from a null value. For JSON sources (``jsonl``, and ``json`` documents) the keys
+of each file's records are listed in one Spark job over the batch's files (each record's
+text, :func:`json_records`, and Spark's ``json_object_keys``; the driver receives one row
+per file):
+
+* a declared field that **no record** of a file carries makes the file lack that column:
+  its rows go to quarantine as ``schema_mismatch`` like a CSV file's. Their ``raw`` is
+  the whole record as delivered (``_raw_record``), so a fix that renames the field in the
+  schema finds its values on replay;
+* keys no declared field names are the file's **extra** columns: the file loads, and they
+  are reported (at most :data:`MAX_EXTRA` names per file).
 """
 
 from __future__ import annotations
@@ -32,6 +42,11 @@ log = logging.getLogger(__name__)
 
 #: Batch column holding a file's missing declared columns (null when none).
 DRIFT_COLUMN = "_missing_columns"
+#: Batch column holding a JSON record's text, for the rows of a file that lacks a column.
+RAW_RECORD_COLUMN = "_raw_record"
+#: Extra keys reported per JSON file (their number is unbounded in principle).
+MAX_EXTRA = 50
+JSON_FORMATS = ("jsonl", "json")
 
 
 @dataclass(frozen=True)
@@ -72,12 +87,55 @@ def file_columns(spark: SparkSession, src: SourceConfig, path: str,
     return None
 
 
+def json_records(spark: SparkSession, files: list[str], options: dict[str, str]) -> DataFrame:
+    """Each JSON record of ``files`` as text: ``_raw_record``, ``_file``, ``_file_modified_at``.
+
+    A ``jsonl`` file holds one record per non-blank line; with ``multiLine`` a file is
+    one JSON document, an array of records or a single record, as Spark's JSON reader
+    takes it.
+    """
+    multiline = {k.lower(): str(v) for k, v in options.items()}.get("multiline", "false")
+    reader = spark.read.format("text")
+    if multiline.lower() == "true":
+        reader = reader.option("wholetext", "true")
+    text = reader.load(files).select(
+        F.col("value"), F.col("_metadata.file_path").alias("_file"),
+        F.col("_metadata.file_modification_time").alias("_file_modified_at"))
+    if multiline.lower() == "true":
+        # from_json to array<string> keeps each element's JSON text; an object gives null
+        items = F.from_json("value", "array<string>")
+        text = text.select(F.explode(F.coalesce(items, F.array("value"))).alias("value"),
+                           "_file", "_file_modified_at")
+    return text.where(F.trim("value") != "").select(
+        F.col("value").alias(RAW_RECORD_COLUMN), "_file", "_file_modified_at")
+
+
+def json_drift(spark: SparkSession, src: SourceConfig, files: list[str],
+               options: dict[str, str]) -> list[FileDrift]:
+    """Per file, the declared fields no record carries and the keys no field declares."""
+    declared = F.array(*[F.lit(c) for c in src.schema_])
+    keys = F.explode(F.coalesce(F.json_object_keys(RAW_RECORD_COLUMN),
+                                F.array().cast("array<string>")))
+    rows = (json_records(spark, files, options).select("_file", keys.alias("k"))
+            .groupBy("_file").agg(F.collect_set("k").alias("keys"))
+            .select("_file", F.array_except(declared, "keys").alias("missing"),
+                    F.slice(F.array_sort(F.array_except("keys", declared)), 1, MAX_EXTRA)
+                    .alias("extra"))
+            .where((F.size("missing") > 0) | (F.size("extra") > 0))
+            .collect())  # one row per file that differs
+    order = list(src.schema_)
+    return [FileDrift(r["_file"], tuple(sorted(r["missing"], key=order.index)),
+                      tuple(r["extra"])) for r in rows]
+
+
 def find_drift(spark: SparkSession, src: SourceConfig, files: list[str],
                options: dict[str, str]) -> list[FileDrift]:
     """The files whose columns differ from the declared ones (names compared exactly)."""
     declared = list(src.schema_)
     out = []
-    for path in files:
+    if src.format in JSON_FORMATS and files:
+        out = sorted(json_drift(spark, src, files, options), key=lambda d: d.file)
+    for path in files if src.format not in JSON_FORMATS else []:
         cols = file_columns(spark, src, path, options)
         if cols is None:
             continue
@@ -87,8 +145,9 @@ def find_drift(spark: SparkSession, src: SourceConfig, files: list[str],
             out.append(FileDrift(path, missing, extra))
     for d in out:
         log.warning("ingest %s: %s %s%s", src.name, d.file.rsplit("/", 1)[-1],
-                    f"lacks declared column(s) {list(d.missing)}; its rows go to quarantine "
-                    f"(schema_mismatch)" if d.missing else "",
+                    f"lacks declared column(s) {list(d.missing)}; " + (
+                        "loaded with them null" if src.on_missing_column == "load" else
+                        "its rows go to quarantine (schema_mismatch)") if d.missing else "",
                     f"{'; ' if d.missing else ''}has extra column(s) {list(d.extra)}"
                     if d.extra else "")
     return out
@@ -108,8 +167,15 @@ def reread_by_name(spark: SparkSession, src: SourceConfig, rows: DataFrame,
 
     Such a file was split by position under the declared schema; read with its own
     header it gives the declared columns their own values (the extra ones are dropped).
+    With ``on_missing_column: load``, files that lack a column are read by name too (the
+    column is null). JSON rows are kept; those of a file that lacks a column gain
+    ``_raw_record`` unless the source loads such files.
     """
-    again = [d for d in drift if d.extra and not d.missing and src.format == "csv"]
+    load = src.on_missing_column == "load"
+    if src.format in JSON_FORMATS:  # JSON is read by name: only quarantined rows need raw
+        return rows if load else _json_with_raw(spark, src, rows,
+                                                [d.file for d in drift if d.missing], options)
+    again = [d for d in drift if src.format == "csv" and (load or not d.missing)]
     if not again:
         return rows
     kept = rows.where(~F.col("_file").isin([d.file for d in again]))
@@ -119,9 +185,34 @@ def reread_by_name(spark: SparkSession, src: SourceConfig, rows: DataFrame,
         header = file_columns(spark, src, d.file, opts) or []
         ddl = ", ".join([f"`{c}` string" for c in header] + [f"`{CORRUPT_COLUMN}` string"])
         fresh = (spark.read.format("csv").schema(ddl).options(**opts).load(d.file)
-                 .select(*[F.col(f"`{n}`").cast(t).alias(n) for n, t in src.schema_.items()],
+                 .select(*[(F.col(f"`{n}`") if n in header else F.lit(None)).cast(t).alias(n)
+                           for n, t in src.schema_.items()],
                          CORRUPT_COLUMN, F.col("_metadata.file_path").alias("_file"),
                          F.col("_metadata.file_modification_time").alias("_file_modified_at")))
         kept = kept.unionByName(fresh.select(*[F.col(c).cast(rows.schema[c].dataType).alias(c)
                                                for c in rows.columns]))
     return kept
+
+
+def _json_with_raw(spark: SparkSession, src: SourceConfig, rows: DataFrame, files: list[str],
+                   options: dict[str, str]) -> DataFrame:
+    """``rows`` plus ``_raw_record``: the rows of ``files`` parsed again from their text.
+
+    Those rows go to quarantine (their file lacks a declared column), and their raw text
+    keeps the keys the declared schema does not name, for a replay after a rename.
+    """
+    if not files:
+        return rows
+    ddl = ", ".join([f"`{n}` {t}" for n, t in src.schema_.items()]
+                    + [f"`{CORRUPT_COLUMN}` STRING"])
+    parsed = (json_records(spark, files, options)
+              .select(F.from_json(RAW_RECORD_COLUMN, ddl, {
+                  "mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_COLUMN}).alias("_p"),
+                  RAW_RECORD_COLUMN, "_file", "_file_modified_at"))
+    fresh = parsed.select(*[F.col("_p").getField(c).alias(c) for c in rows.columns
+                            if c not in ("_file", "_file_modified_at")],
+                          "_file", "_file_modified_at", RAW_RECORD_COLUMN)
+    kept = (rows.where(~F.col("_file").isin(files))
+            .withColumn(RAW_RECORD_COLUMN, F.lit(None).cast("string")))
+    return kept.unionByName(fresh.select(*[F.col(c).cast(kept.schema[c].dataType).alias(c)
+                                           for c in kept.columns]))

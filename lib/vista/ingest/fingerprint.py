@@ -33,11 +33,17 @@ FINGERPRINT_TABLE = "_state/ingest_config"
 #: Source settings that do not change a delivered row's silver form or its checks.
 _NOT_FINGERPRINTED = {"path", "options", "expectations", "enabled", "pii", "jdbc",
                       "watermark_column"}
+#: Settings added after lakes were built, with their defaults: they count only when set
+#: to something else, so upgrading vista does not make every source's fingerprint change.
+_LATER_DEFAULTS = {"on_missing_column": "quarantine"}
 
 
 def fingerprint(src: SourceConfig, cfg: IngestConfig) -> str:
     """The source's mapping and standardisation settings as a SHA-256 hex digest."""
     settings = src.model_dump(mode="json", by_alias=True, exclude=_NOT_FINGERPRINTED)
+    for name, default in _LATER_DEFAULTS.items():
+        if settings.get(name) == default:
+            del settings[name]
     settings["_currency"] = {"reporting": cfg.reporting_currency,
                              "rates": dict(sorted(cfg.currency_rates.items()))}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()

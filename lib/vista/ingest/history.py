@@ -22,6 +22,7 @@ State as of a date ``d``: ``valid_from <= d AND (valid_to IS NULL OR valid_to > 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from pyspark.sql import Column, DataFrame, Window
@@ -101,7 +102,8 @@ def scd2_versions(existing: DataFrame | None, incoming: DataFrame) -> DataFrame:
     return versions.select(*history_columns())
 
 
-def publish_history(lake: Lake, incoming: DataFrame, full: bool = False) -> DataFrame:
+def publish_history(lake: Lake, incoming: DataFrame, full: bool = False,
+                    rebuilt: Collection[str] = ()) -> DataFrame:
     """Merge new person-record versions into the SCD2 table; return the current rows.
 
     Args:
@@ -109,18 +111,32 @@ def publish_history(lake: Lake, incoming: DataFrame, full: bool = False) -> Data
         incoming: Canonical person records (every version delivered in this run).
         full: ``incoming`` holds every version ever delivered: rebuild the table from it
             alone and overwrite it.
+        rebuilt: Sources for which ``incoming`` holds every version ever delivered: their
+            version chains are computed from ``incoming`` alone, and their history rows
+            that the rebuild no longer gives are deleted.
 
     Returns:
         The current version of every key in ``incoming`` (``PERSON_RECORDS`` columns),
         materialised, ready to upsert into ``silver/person_records``.
     """
     existing = lake.read(HISTORY_TABLE) if lake.exists(HISTORY_TABLE) and not full else None
+    if existing is not None and rebuilt:
+        existing = existing.where(~F.col("source").isin(sorted(rebuilt)))
     # Materialise before writing: the frame reads the table the merge is about to change.
     versions = scd2_versions(existing, incoming).checkpoint(eager=True)
     if full:
         lake.overwrite(HISTORY_TABLE, versions)
     else:
+        stale = None
+        if rebuilt and lake.exists(HISTORY_TABLE):
+            stale = (lake.read(HISTORY_TABLE).where(F.col("source").isin(sorted(rebuilt)))
+                     .select(*HISTORY_KEYS)
+                     .join(versions.select(*HISTORY_KEYS), on=HISTORY_KEYS, how="left_anti")
+                     .checkpoint(eager=True))
         lake.merge(HISTORY_TABLE, versions, keys=HISTORY_KEYS)
+        if stale is not None and not stale.isEmpty():
+            lake.merge(HISTORY_TABLE, stale.withColumn("_gone", F.lit(True)), keys=HISTORY_KEYS,
+                       update=False, insert=False, delete_when="_gone")
     return versions.where("is_current").select(*[f.name for f in PERSON_RECORDS.fields])
 
 

@@ -22,13 +22,19 @@ unpublished ones) is standardised again, and the silver tables and the SCD2 hist
 *overwritten* with the result. Bronze is the record of what was delivered, so no source
 file is read. Running it twice gives the same tables; on in-order deliveries it gives the
 same tables as the incremental runs did.
+
+``rebuild=[names]`` rebuilds only those sources (a source whose mapping changed, or whose
+quarantine replay moved rows to bronze): their rows are standardised again from all of
+their bronze, upserted, and their rows the rebuild no longer gives (a key the new mapping
+derives differently) are deleted from silver and from the history. Every other source's
+rows are published incrementally and are not rewritten.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -39,7 +45,7 @@ from pyspark.sql import functions as F
 from vista.ingest import snapshot
 from vista.ingest.bronze import bronze_table
 from vista.ingest.config import IngestConfig, SourceConfig
-from vista.ingest.history import publish_history
+from vista.ingest.history import HISTORY_TABLE, publish_history
 from vista.ingest.mapping import ENTITY_KEYS, ENTITY_SCHEMAS, ENTITY_TABLES, to_canonical
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -128,6 +134,7 @@ def publish(
     gate: Gate | None = None,
     *,
     full: bool = False,
+    rebuild: Collection[str] = (),
     times: dict[str, float] | None = None,
 ) -> dict[str, int]:
     """Build, gate and upsert the silver tables from bronze rows not yet published.
@@ -140,6 +147,9 @@ def publish(
             write; raises ``QualityGateFailed`` to stop publication.
         full: Rebuild from all bronze rows of ``sources`` and overwrite the silver tables
             and the history, instead of upserting the unpublished rows.
+        rebuild: Names of sources to rebuild from all of their bronze rows; their silver
+            and history rows that the rebuild no longer gives are deleted. The other
+            sources are published incrementally.
         times: When given, seconds per step are added to it (``silver/<entity>/...``).
 
     Returns:
@@ -147,7 +157,9 @@ def publish(
     """
     with timed(times, "silver/pending"):
         done = {} if full else published_batches(lake)
-        pending = [p for p in (pending_rows(lake, s, done.get(s.name)) for s in sources)
+        rebuilt = set() if full else set(rebuild)
+        pending = [p for p in (pending_rows(lake, s, None if s.name in rebuilt
+                                            else done.get(s.name)) for s in sources)
                    if p is not None]
     if not pending:
         return {}
@@ -177,10 +189,11 @@ def publish(
         counts = {}
         for entity, df in final.items():
             with timed(times, f"silver/{entity}/write"):
-                _write(lake, entity, df, staged[entity], full, gone.get(entity))
+                _write(lake, entity, df, staged[entity], full, gone.get(entity), rebuilt)
                 counts[f"silver_{entity}"] = df.count()
                 if entity in gone:
                     counts[f"removed_{entity}"] = gone[entity].count()
+        _drop_unmapped(lake, set(ENTITY_TABLES) - set(final), rebuilt)
     finally:
         for df in [*final.values(), *staged.values(), *gone.values()]:
             df.unpersist()
@@ -203,27 +216,56 @@ def _gone(lake: Lake, entity: str, staged: DataFrame, snaps: list[snapshot.Snaps
 
 
 def _write(lake: Lake, entity: str, latest: DataFrame, versions: DataFrame, full: bool,
-           gone: DataFrame | None = None) -> None:
+           gone: DataFrame | None = None, rebuilt: Collection[str] = ()) -> None:
     """Upsert (or, when ``full``, overwrite) one entity's silver table.
 
     ``gone``: keys a snapshot source's newest export lacks; they leave the table (and,
-    for person records, their history version is closed).
+    for person records, their history version is closed). ``rebuilt``: sources whose
+    rows in ``latest`` are all they have now; their other rows leave the table.
     """
     table, keys = ENTITY_TABLES[entity], ENTITY_KEYS[entity]
     if entity == "person":
         # the history sees every version delivered, not only the latest per key
-        latest = publish_history(lake, versions.drop(*ORDERING), full=full)
+        latest = publish_history(lake, versions.drop(*ORDERING), full=full, rebuilt=rebuilt)
         if gone is not None:
             latest = latest.join(gone.select(*keys), on=keys, how="left_anti")
             snapshot.close_history(lake, gone)
     if full:
         lake.overwrite(table, latest)
     else:
+        stale = stale_keys(lake, table, keys, latest, rebuilt)
         lake.merge(table, latest, keys=keys)
-        if gone is not None:
-            snapshot.remove(lake, table, keys, gone)
+        for drop in (gone, stale):
+            if drop is not None:
+                snapshot.remove(lake, table, keys, drop)
     if gone is not None:
-        snapshot.log_removed(lake, entity, keys, gone, full)
+        snapshot.log_removed(lake, entity, keys, gone, full, rebuilt)
+
+
+def _drop_unmapped(lake: Lake, entities: set[str], rebuilt: Collection[str]) -> None:
+    """Delete the rebuilt sources' rows from entity tables they no longer feed."""
+    if not rebuilt:
+        return
+    names = ", ".join(f"'{n}'" for n in sorted(rebuilt))  # source names are identifiers
+    tables = [ENTITY_TABLES[e] for e in sorted(entities)]
+    if "person" in entities:
+        tables.append(HISTORY_TABLE)
+    for table in tables:
+        if lake.exists(table) and not lake.read(table).where(f"source IN ({names})").isEmpty():
+            lake.delete(table, f"source IN ({names})")
+
+
+def stale_keys(lake: Lake, table: str, keys: list[str], fresh: DataFrame,
+               rebuilt: Collection[str]) -> DataFrame | None:
+    """Keys of the rebuilt sources' rows in ``table`` that ``fresh`` no longer holds.
+
+    Materialised (checkpointed): the frame reads the table that is about to change.
+    None when no source is rebuilt or the table does not exist yet.
+    """
+    if not rebuilt or not lake.exists(table):
+        return None
+    return (lake.read(table).where(F.col("source").isin(sorted(rebuilt))).select(*keys)
+            .join(fresh.select(*keys), on=keys, how="left_anti").checkpoint(eager=True))
 
 
 def _record_progress(lake: Lake, pending: list[Pending]) -> None:

@@ -19,6 +19,7 @@ comes back in a later snapshot is current again.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -84,13 +85,21 @@ def close_history(lake: Lake, gone: DataFrame) -> None:
         lake.merge(HISTORY_TABLE, closed, keys=HISTORY_KEYS, insert=False)
 
 
-def log_removed(lake: Lake, entity: str, keys: list[str], gone: DataFrame, full: bool) -> None:
-    """Append the removals to the log (a rebuild rewrites this entity's part of it)."""
+def log_removed(lake: Lake, entity: str, keys: list[str], gone: DataFrame, full: bool,
+                rebuilt: Collection[str] = ()) -> None:
+    """Append the removals to the log.
+
+    A rebuild rewrites its part of the log: this entity's rows (``full``), or this
+    entity's rows of the ``rebuilt`` sources.
+    """
     key = F.concat_ws("|", *[F.col(k).cast("string") for k in keys])
     rows = gone.select(F.lit(entity).alias("entity"), key.alias("key"), "source", "removed_at",
                        F.lit(REASON).alias("reason"), "snapshot_file")
-    if full and lake.exists(REMOVED_TABLE):
-        kept = lake.read(REMOVED_TABLE).where(F.col("entity") != entity).checkpoint(eager=True)
+    replaced = F.col("entity") == entity
+    if not full:
+        replaced = replaced & F.col("source").isin(sorted(rebuilt))
+    if (full or rebuilt) and lake.exists(REMOVED_TABLE):
+        kept = lake.read(REMOVED_TABLE).where(~replaced).checkpoint(eager=True)
         lake.overwrite(REMOVED_TABLE, kept.unionByName(rows))
     elif full or not rows.isEmpty():
         lake.append(REMOVED_TABLE, rows)

@@ -135,7 +135,11 @@ def run(ctx: RunContext) -> dict[str, int | float]:
             current config (rows that now pass move to bronze), then rebuilds silver
             and its history from all of bronze (new files are still ingested to bronze
             first; no file is read twice). A source whose settings changed since silver
-            was built (:mod:`vista.ingest.fingerprint`) makes a plain run do the same.
+            was built (:mod:`vista.ingest.fingerprint`) makes a plain run do the same for
+            that source alone: its quarantine is replayed and its silver rows rebuilt,
+            the other sources' rows are published incrementally.
+            ``ctx.options["replay_sources"]`` (a list of source names; empty: every
+            enabled source) runs :func:`replay` instead (``vista quarantine replay``).
 
     Returns:
         Counts for the stage's INFO line: ``sources``, ``files``, ``rows_in``, ``bronze``,
@@ -154,6 +158,8 @@ def run(ctx: RunContext) -> dict[str, int | float]:
     """
     cfg: IngestConfig = ctx.config.ingest
     validate_sources(cfg)
+    if ctx.options.get("replay_sources") is not None:
+        return replay(ctx, list(ctx.options["replay_sources"]))
     enabled = [s for s in cfg.sources if s.enabled]
     full = bool(ctx.options.get("full"))
     changed = changed_sources(ctx.lake, cfg, enabled)
@@ -164,12 +170,11 @@ def run(ctx: RunContext) -> dict[str, int | float]:
                 f"were built, so silver would be stale; run `vista run --stages ingest --full` "
                 f"to rebuild it (or set ingest.on_config_change: rebuild)")
         log.warning("ingest: the settings of %s changed since silver was built; replaying "
-                    "their quarantine and rebuilding silver from bronze", changed)
-        full = True
-    data_docs = ctx.lake.path("_quality/data_docs")
-    gates = make_gates(ctx, data_docs) if ctx.options.get("quality", True) else (None, None)
+                    "their quarantine and rebuilding their silver rows from bronze", changed)
+    rebuild = [s.name for s in enabled] if full else changed
+    gates = _gates(ctx)
     times: dict[str, float] = {}
-    replayed = replay_quarantines(ctx, enabled, times) if full else {}
+    replayed = replay_quarantines(ctx, [s for s in enabled if s.name in rebuild], times)
     per_source = ingest_sources(ctx, gates[0], times)
     counts: dict[str, int | float] = {
         "sources": len(per_source),
@@ -184,14 +189,78 @@ def run(ctx: RunContext) -> dict[str, int | float]:
     report = {n: describe(c) for n, c in per_source.items()}
     for name, r in replayed.items():
         report.setdefault(name, describe(SourceCounts(name)))["replay"] = {
-            "moved_to_bronze": r.moved, "still_quarantined": r.remaining}
+            "moved_to_bronze": r.moved, "still_quarantined": r.remaining,
+            "reasons_updated": r.updated}
     ctx.manifest.record_metrics("ingest", {"per_source": report, **counts})
     if full:
         log.info("ingest: rebuilding silver and its history from all of bronze")
-    counts.update(silver.publish(ctx.lake, cfg, enabled, gates[1], full=full, times=times))
+    counts.update(silver.publish(ctx.lake, cfg, enabled, gates[1], full=full,
+                                 rebuild=rebuild, times=times))
     recorded = record_fingerprints(ctx.spark, ctx.lake, cfg, enabled, ctx.run_id)
     ctx.manifest.record_metrics("ingest", {**counts, "full": int(full), "step_seconds": times,
                                            "config_changed": changed,
+                                           "rebuilt_sources": sorted(rebuild),
                                            "fingerprints_recorded": recorded})
     log.info("ingest: %s", ", ".join(f"{k}={v}" for k, v in counts.items()))
+    return counts
+
+
+def _gates(ctx: RunContext) -> tuple[Callable | None, silver.Gate | None]:
+    if not ctx.options.get("quality", True):
+        return None, None
+    return make_gates(ctx, ctx.lake.path("_quality/data_docs"))
+
+
+def replay(ctx: RunContext, names: list[str]) -> dict[str, int | float]:
+    """Re-evaluate quarantined rows under the current config (``vista quarantine replay``).
+
+    No file is read. Each chosen source's quarantine is replayed
+    (:func:`vista.ingest.replay.replay_source`): rows that now pass move to bronze
+    exactly once, the rows that still fail keep their current reasons. Then the silver
+    rows of every source that moved rows, or whose settings changed since its silver was
+    built, are rebuilt from its bronze; the other sources are left as they are. The
+    manifest records, per source, what moved and what remains.
+
+    Args:
+        ctx: The run context (as for :func:`run`).
+        names: Sources to replay; empty: every enabled source.
+
+    Returns:
+        ``replayed`` (rows moved to bronze), ``still_quarantined`` and the
+        ``silver_<entity>`` counts of the rebuild.
+
+    Raises:
+        SourceError: A name that is not an enabled source.
+        QualityGateFailed: The rebuilt silver fails a critical expectation; silver is
+            left unchanged (the moved rows stay in bronze and are published by the
+            next rebuild).
+    """
+    cfg: IngestConfig = ctx.config.ingest
+    enabled = {s.name: s for s in cfg.sources if s.enabled}
+    unknown = [n for n in names if n not in enabled]
+    if unknown:
+        raise SourceError(f"no enabled source named {unknown}; the enabled sources are "
+                          f"{sorted(enabled)}")
+    chosen = [enabled[n] for n in dict.fromkeys(names)] or list(enabled.values())
+    changed = changed_sources(ctx.lake, cfg, chosen)
+    times: dict[str, float] = {}
+    replayed = replay_quarantines(ctx, chosen, times)
+    rebuild = [s for s in chosen if replayed[s.name].moved or s.name in changed]
+    counts: dict[str, int | float] = {
+        "sources": len(chosen),
+        "replayed": sum(r.moved for r in replayed.values()),
+        "still_quarantined": sum(r.remaining for r in replayed.values())}
+    ctx.manifest.record_metrics("ingest", {"per_source": {n: {"replay": {
+        "moved_to_bronze": r.moved, "still_quarantined": r.remaining,
+        "reasons_updated": r.updated}} for n, r in replayed.items()}, **counts})
+    if rebuild:
+        log.info("ingest: rebuilding the silver rows of %s from bronze", [s.name for s in rebuild])
+        counts.update(silver.publish(ctx.lake, cfg, rebuild, _gates(ctx)[1],
+                                     rebuild=[s.name for s in rebuild], times=times))
+    recorded = record_fingerprints(ctx.spark, ctx.lake, cfg, rebuild, ctx.run_id)
+    ctx.manifest.record_metrics("ingest", {**counts, "step_seconds": times,
+                                           "config_changed": changed,
+                                           "rebuilt_sources": [s.name for s in rebuild],
+                                           "fingerprints_recorded": recorded})
+    log.info("ingest replay: %s", ", ".join(f"{k}={v}" for k, v in counts.items()))
     return counts

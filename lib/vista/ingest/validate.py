@@ -36,7 +36,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from vista.ingest.config import CORRUPT_COLUMN, FieldMap, FieldSpec, IngestConfig, SourceConfig
-from vista.ingest.drift import DRIFT_COLUMN
+from vista.ingest.drift import DRIFT_COLUMN, RAW_RECORD_COLUMN
 from vista.ingest.mapping import (
     LINEAGE,
     MUST_MAP,
@@ -183,6 +183,8 @@ def tag_rows(df: DataFrame, src: SourceConfig, cfg: IngestConfig) -> DataFrame:
 def split_tagged(tagged: DataFrame, src: SourceConfig) -> tuple[DataFrame, DataFrame]:
     """Split the output of :func:`tag_rows` into ``(good, bad)`` (see :func:`split_rows`)."""
     raw_json = F.to_json(F.struct(*[F.col(f"`{f}`") for f in src.schema_]))
+    if RAW_RECORD_COLUMN in tagged.columns:  # the whole record, kept by drift detection
+        raw_json = F.coalesce(F.col(RAW_RECORD_COLUMN), raw_json)
     if CORRUPT_COLUMN in tagged.columns:
         raw_json = F.coalesce(F.col(CORRUPT_COLUMN), raw_json)
     good = tagged.where(F.size("reasons") == 0).select(*[f"`{f}`" for f in src.schema_], *LINEAGE,
