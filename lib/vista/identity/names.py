@@ -64,20 +64,43 @@ def nickname_pairs(rule: FirstNameRule) -> list[tuple[str, str]]:
     return pairs
 
 
+_LOOKUPS: dict[tuple, DataFrame] = {}  # one entry per session and distinct rule: config-sized
+
+
+def _lookup_key(rule: FirstNameRule) -> tuple:
+    """The rule and the modification times of its files: a changed list is read again."""
+    stamps = tuple(Path(p).stat().st_mtime_ns if Path(p).is_file() else None
+                   for p in rule.nickname_files)
+    return rule.model_dump_json(), stamps
+
+
 def name_keys_lookup(spark: SparkSession, rule: FirstNameRule) -> DataFrame | None:
     """``name, keys``: for each listed name (standardised), the formal names it may stand for.
 
     Returns None when the rule has no nickname lists.
+
+    The lists are config, not data (a few thousand names), so the standardised lookup
+    comes back as rows, kept as one frame per session and rule: left
+    lazy, every plan that compares first names would carry the whole standardisation
+    expression once per use of the lookup (those plans took minutes to optimise and
+    compile on a handful of records), and standardising the lists costs several seconds
+    that a run would otherwise pay at every comparison step.
     """
-    pairs = nickname_pairs(rule)
-    if not pairs:
-        return None
-    raw = spark.createDataFrame(pairs, "formal string, nick string")
-    std = raw.select(std_name("formal").alias("formal"), std_name("nick").alias("nick")).where(
-        F.col("formal").isNotNull() & F.col("nick").isNotNull())
-    both = std.select(F.col("nick").alias("name"), "formal").unionByName(
-        std.select(F.col("formal").alias("name"), "formal"))
-    return both.groupBy("name").agg(F.array_sort(F.collect_set("formal")).alias("keys"))
+    key = (spark.sparkContext.applicationId, *_lookup_key(rule))
+    if key not in _LOOKUPS:
+        pairs = nickname_pairs(rule)
+        if not pairs:
+            return None
+        raw = spark.createDataFrame(pairs, "formal string, nick string")
+        std = raw.select(std_name("formal").alias("formal"), std_name("nick").alias("nick")
+                         ).where(F.col("formal").isNotNull() & F.col("nick").isNotNull())
+        both = std.select(F.col("nick").alias("name"), "formal").unionByName(
+            std.select(F.col("formal").alias("name"), "formal"))
+        lookup = both.groupBy("name").agg(F.array_sort(F.collect_set("formal")).alias("keys"))
+        if len(_LOOKUPS) >= 8:
+            _LOOKUPS.clear()
+        _LOOKUPS[key] = spark.createDataFrame(lookup.collect(), lookup.schema)
+    return _LOOKUPS[key]
 
 
 def with_name_keys(records: DataFrame, rule: FirstNameRule,
