@@ -11,14 +11,8 @@ from pyspark.sql import functions as F
 from vista.identity.cluster import cluster_records
 from vista.identity.config import IdentityConfig
 from vista.identity.deterministic import deterministic_links
-from vista.identity.trusted_ids import id_kind_evidence, with_trusted_ids
+from vista.identity.trusted_ids import id_kind_evidence, is_trusted, with_trusted_ids
 from vista.schemas import PERSON_RECORDS
-
-# Off until the rule is called by the identity stage (issue 20): on a fresh clone the first
-# test took 298 s (its compatibility expressions are too big for Spark's code generator)
-# and the suite's JVM lost its SparkContext two tests later.
-pytestmark = pytest.mark.skip(reason="trusted id kinds are not wired into the identity stage "
-                              "yet; the test is too heavy for the suite's one JVM (issue 20)")
 
 FIRST = ["lucas", "marta", "pablo", "irene", "diego", "nuria", "oscar", "elena", "hugo",
          "sonia", "raul"]
@@ -50,6 +44,26 @@ def _cluster_of(clusters, key):
     return clusters.where(F.col("record_key") == key).first().cluster_id
 
 
+def _with_kinds(cfg: IdentityConfig, kinds: list[str] | None) -> IdentityConfig:
+    comp = cfg.clustering.compatibility
+    return cfg.model_copy(update={"clustering": cfg.clustering.model_copy(update={
+        "compatibility": comp.model_copy(update={
+            "trusted_ids": comp.trusted_ids.model_copy(update={"kinds": kinds})})})})
+
+
+def test_pairs_sharing_an_id_are_counted_by_kind(records):
+    # 11 pairs share a national id; one has different first names, none both fields
+    assert id_kind_evidence(records, IdentityConfig()) == {"national_id": (11, 1, 0, 0)}
+
+
+def test_conflicts_at_the_rate_of_independent_typos_are_trusted():
+    cfg = IdentityConfig()
+
+    assert is_trusted((100, 10, 10, 2), cfg)      # 2 % <= 2 x 10 % x 10 %
+    assert not is_trusted((100, 10, 10, 5), cfg)  # 5 %: two people, not two typos
+    assert not is_trusted((9, 1, 0, 0), cfg)      # too few pairs to tell
+
+
 def test_a_shared_national_id_joins_a_replaced_first_name_and_twins_stay_apart(records):
     cfg = with_trusted_ids(IdentityConfig(), records)
     comp = cfg.clustering.compatibility
@@ -57,17 +71,18 @@ def test_a_shared_national_id_joins_a_replaced_first_name_and_twins_stay_apart(r
     links = deterministic_links(records, cfg.linking, comp)
     clusters, _ = cluster_records(records, links, cfg.clustering)
 
-    # 11 pairs share a national id; one has different first names, none both fields
-    assert id_kind_evidence(records, IdentityConfig()) == {"national_id": (11, 1, 0, 0)}
     assert comp.trusted_ids.kinds == ["national_id"]
     assert _cluster_of(clusters, "crm:0") == _cluster_of(clusters, "erp:0")
     assert _cluster_of(clusters, "crm:t1") != _cluster_of(clusters, "crm:t2")
-    # without the learned kind, the replaced first name keeps the two records apart
-    untrusted = IdentityConfig().model_copy(update={"clustering": cfg.clustering.model_copy(
-        update={"compatibility": comp.model_copy(update={
-            "trusted_ids": comp.trusted_ids.model_copy(update={"kinds": []})})})})
-    apart, _ = cluster_records(records, deterministic_links(
-        records, untrusted.linking, untrusted.clustering.compatibility), untrusted.clustering)
+
+
+def test_without_a_trusted_kind_the_replaced_first_name_keeps_them_apart(records):
+    untrusted = _with_kinds(IdentityConfig(), [])
+    comp = untrusted.clustering.compatibility
+
+    apart, _ = cluster_records(records, deterministic_links(records, untrusted.linking, comp),
+                               untrusted.clustering)
+
     assert _cluster_of(apart, "crm:0") != _cluster_of(apart, "erp:0")
 
 

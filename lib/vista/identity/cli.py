@@ -111,10 +111,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.other:
         from vista.identity.explain_pair import explain_pair
         from vista.identity.stage import identity_config
+        from vista.identity.trusted_ids import with_trusted_ids
 
         lake = ctx.lake
-        pair = explain_pair(args.id, args.other, records=lake.read(PERSON_RECORDS_T),
-                            cfg=identity_config(ctx.config), model=model,
+        records = lake.read(PERSON_RECORDS_T)
+        # the trusted id kinds the identity stage learns from the lake, learned alike
+        cfg = with_trusted_ids(identity_config(ctx.config), records)
+        pair = explain_pair(args.id, args.other, records=records, cfg=cfg, model=model,
                             graph=lake.read(GRAPH_T) if lake.exists(GRAPH_T) else None,
                             links=lake.read(LINKS_T) if lake.exists(LINKS_T) else None)
         print(pair.text)

@@ -122,8 +122,8 @@ class TrustedIdRule(Section):
     namesakes apart. Where data entry replaces or swaps first names, or mistypes birth
     dates, they also keep apart records of one person that carry the same national id
     or customer number. Which of the two a lake has is a property of the lake, so it is
-    measured (``vista.identity.trusted_ids.with_trusted_ids``; the identity stage does
-    not call it yet, so a null ``kinds`` trusts nothing there): for each declared id
+    measured on every identity run (``vista.identity.trusted_ids.with_trusted_ids``;
+    ``vista identity explain A B`` measures it the same way): for each declared id
     kind (a source's ``ids:``, e.g. a national id; never e-mail or phone, which
     households share), it takes every pair of records
     sharing one of its values (values on at most

@@ -136,15 +136,22 @@ def _full_names_differ(rule: FullNameRule, a: Column, b: Column) -> Column:
         on = acc["on"] & _words_alike(rule, F.get(wa, i - 1), F.get(wb, i - 1))
         return F.struct((acc["k"] + on.cast("int")).alias("k"), on.alias("on"))
 
+    def differ(acc: Column) -> Column:
+        # the count of shared words is bound once, as the fold's result: written out as
+        # a column it would be copied into every use below, and the copies made the
+        # expression too big for Spark's code generator (minutes to plan 20 records)
+        shared = acc["k"]
+
+        def rest(words: Column) -> Column:
+            return F.array_join(F.slice(words, shared + 1, F.size(words) - shared), "")
+
+        ra, rb = rest(wa), rest(wb)
+        return ((shared >= rule.min_shared_words) & (shared < shortest)
+                & ~ra.startswith(rb) & ~rb.startswith(ra)
+                & (F.levenshtein(ra, rb) > rule.max_edits))
+
     start = F.struct(F.lit(0).alias("k"), F.lit(True).alias("on"))
-    shared = F.aggregate(F.sequence(F.lit(1), shortest), start, step)["k"]
-
-    def rest(words: Column) -> Column:
-        return F.array_join(F.slice(words, shared + 1, F.size(words) - shared), "")
-
-    ra, rb = rest(wa), rest(wb)
-    return ((shared >= rule.min_shared_words) & (shared < shortest)
-            & ~ra.startswith(rb) & ~rb.startswith(ra) & (F.levenshtein(ra, rb) > rule.max_edits))
+    return F.aggregate(F.sequence(F.lit(1), shortest), start, step, differ)
 
 
 def incompatible(cfg: CompatibilityConfig, left: str = "l_", right: str = "r_") -> Column:
@@ -189,17 +196,22 @@ def incompatible(cfg: CompatibilityConfig, left: str = "l_", right: str = "r_") 
     if cfg.gender_must_agree:
         a, b = F.col(f"{left}gender"), F.col(f"{right}gender")
         checks.append(F.coalesce(a.isNotNull() & b.isNotNull() & (a != b), F.lit(False)))
-    if not checks and not overridable:
-        return F.lit(False)
-    disagree = reduce(lambda x, y: x | y, [*checks, *overridable])
+    kept = reduce(lambda x, y: x | y, checks) if checks else F.lit(False)
+    if not overridable:
+        return kept
     rule = cfg.trusted_ids
-    if rule.enabled and rule.kinds and overridable:
-        shared = F.coalesce(F.arrays_overlap(F.col(f"{left}trusted_ids"),
-                                             F.col(f"{right}trusted_ids")), F.lit(False))
-        failed = reduce(lambda x, y: x + y, [c.cast("int") for c in overridable])
-        kept = reduce(lambda x, y: x | y, checks) if checks else F.lit(False)
-        disagree = disagree & ~(shared & (failed <= rule.max_disagreements) & ~kept)
-    return disagree
+    if not (rule.enabled and rule.kinds):
+        return reduce(lambda x, y: x | y, overridable, kept)
+    shared = F.coalesce(F.arrays_overlap(F.col(f"{left}trusted_ids"),
+                                         F.col(f"{right}trusted_ids")), F.lit(False))
+
+    def outweighed(failed: Column) -> Column:
+        return (failed > 0) & ~(shared & (failed <= rule.max_disagreements))
+
+    # the failed rules are counted in one fold so each rule's expression is written once
+    # (testing "any failed" and "how many failed" apart would copy every rule twice)
+    return kept | F.aggregate(F.array(*overridable), F.lit(0),
+                              lambda n, failed: n + failed.cast("int"), outweighed)
 
 
 def name_flags(records: DataFrame) -> DataFrame:

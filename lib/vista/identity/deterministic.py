@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from vista.identity.cluster_config import CompatibilityConfig
 from vista.identity.compatibility import compatibility_frame, incompatible, name_flags
 from vista.identity.errors import LinkingInputError
+from vista.identity.lineage import LineageBreaks
 from vista.identity.linking_config import DeterministicConfig, DeviceConfig, LinkingConfig
 from vista.schemas import LINKS
 
@@ -192,6 +193,7 @@ def _as_links(df: DataFrame, a: str, b: str, kind: Column) -> DataFrame:
 def deterministic_links(
     records: DataFrame, cfg: LinkingConfig | DeterministicConfig,
     compatibility: CompatibilityConfig | None = None,
+    breaks: LineageBreaks | None = None,
 ) -> DataFrame:
     """Links between records that share a strong identifier value, guards applied.
 
@@ -204,6 +206,10 @@ def deterministic_links(
             both a birth date (so "pepe" and "jose", or a mistyped first name, still
             link through their email). Without it, the distinct-count guards and the
             ``agreement_fields`` equality apply.
+        breaks: How the identifier values, their classes and the compatibility columns
+            are materialised (None: local checkpoints). Each is read by several later
+            steps; left lazy, the plan repeats them in every one and grows past what
+            Spark optimises and compiles in reasonable time.
 
     Returns:
         A ``LINKS`` frame: ``link_kind`` = ``deterministic:<kind>``, match_probability 1,
@@ -216,16 +222,18 @@ def deterministic_links(
         >>> links = deterministic_links(spark.table("person_records"), LinkingConfig())
     """
     dcfg = cfg.deterministic if isinstance(cfg, LinkingConfig) else cfg
+    breaks = breaks or LineageBreaks(records.sparkSession)
     # compatibility reads the records as stored, exactly as clustering does
-    people = None if compatibility is None else compatibility_frame(records, compatibility)
+    people = (None if compatibility is None
+              else breaks(compatibility_frame(records, compatibility)))
     if isinstance(cfg, LinkingConfig):
         # The guards compare first names: a record with only a full name gets its split.
         from vista.identity.splink_model import split_names
 
         records = split_names(records, cfg.probabilistic.name_split)
-    values = identifier_values(records, dcfg)
-    classes = classify_values(values, dcfg, people, compatibility).where(
-        F.col("status") != "ignored")
+    values = breaks(identifier_values(records, dcfg))
+    classes = breaks(classify_values(values, dcfg, people, compatibility).where(
+        F.col("status") != "ignored"))
     members = values.join(classes.select("kind", "value", "status", "min_key"),
                           on=["kind", "value"], how="inner")
     kind_col = F.concat(F.lit("deterministic:"), F.col("kind"))

@@ -12,6 +12,7 @@ from pyspark.sql import DataFrame
 
 from vista.identity.cluster_config import CompatibilityConfig
 from vista.identity.deterministic import deterministic_links
+from vista.identity.lineage import LineageBreaks
 from vista.identity.linking_config import LinkingConfig
 from vista.identity.splink_model import TrainedModel, predict
 
@@ -25,6 +26,7 @@ def link_records(
     *,
     new_keys: DataFrame | None = None,
     compatibility: CompatibilityConfig | None = None,
+    breaks: LineageBreaks | None = None,
 ) -> DataFrame:
     """All links between person records: deterministic, then probabilistic.
 
@@ -38,11 +40,13 @@ def link_records(
             drop old links.
         compatibility: The clustering's compatibility rules, for the shared-value guard
             (see :func:`~vista.identity.deterministic.deterministic_links`).
+        breaks: How the deterministic half materialises the frames it reads more than
+            once (None: local checkpoints).
 
     Returns:
         A ``LINKS`` frame (one row per pair and link kind).
     """
-    links = deterministic_links(records, cfg, compatibility)
+    links = deterministic_links(records, cfg, compatibility, breaks)
     if model is not None and cfg.probabilistic.enabled:
         links = links.unionByName(predict(records, model, cfg, new_keys=new_keys))
     return links

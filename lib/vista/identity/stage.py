@@ -52,6 +52,7 @@ from vista.identity.config import IdentityConfig
 from vista.identity.golden import golden_records
 from vista.identity.lineage import LineageBreaks
 from vista.identity.registry import DEFAULT_SALT, assign_uids, upsert_registry
+from vista.identity.trusted_ids import with_trusted_ids
 from vista.schemas import LINKS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -200,13 +201,14 @@ def fingerprints(records: DataFrame, columns: list[str]) -> DataFrame:
 
 
 def compute_links(
-    records: DataFrame, cfg: IdentityConfig, model: Any, new_keys: DataFrame | None
+    records: DataFrame, cfg: IdentityConfig, model: Any, new_keys: DataFrame | None,
+    breaks: LineageBreaks | None = None,
 ) -> DataFrame:
     """Links from the linking half (deterministic, then probabilistic)."""
     from vista.identity.linking import link_records
 
     links = link_records(records, cfg.linking, model, new_keys=new_keys,
-                         compatibility=cfg.clustering.compatibility)
+                         compatibility=cfg.clustering.compatibility, breaks=breaks)
     return links.select([f.name for f in LINKS.fields])
 
 
@@ -361,7 +363,7 @@ def _incremental_scope(ctx: RunContext, records: DataFrame, cfg: IdentityConfig,
             .join(touched.withColumnRenamed("record_key", "record_key_r"), "record_key_r",
                   how="left_anti"))
     fresh = compute_links(records, cfg, model if not changed.isEmpty() else None,
-                          new_keys=changed)
+                          new_keys=changed, breaks=breaks)
     links = breaks(fresh.unionByName(kept).dropDuplicates(
         ["record_key_l", "record_key_r", "link_kind"]))
     seeds = touched.unionByName(_changed_links(links, stored)).distinct()
@@ -404,7 +406,7 @@ def _resolve(ctx: RunContext, records: DataFrame, fp: DataFrame, cfg: IdentityCo
     lake = ctx.lake
     registry = lake.read(REGISTRY_T) if lake.exists(REGISTRY_T) else None
     if full:
-        links = breaks(compute_links(records, cfg, model, None))
+        links = breaks(compute_links(records, cfg, model, None, breaks))
         scope_records = records
         previous = lake.read(GRAPH_T).select("record_key", "uid") if lake.exists(GRAPH_T) \
             else None
@@ -593,6 +595,10 @@ def _run(ctx: RunContext, cfg: IdentityConfig, breaks: LineageBreaks) -> dict[st
     step = _Steps()
     step("records")
     records = matching_records(ctx.lake, cfg, breaks)
+    # which declared id kinds outweigh a failed name or birth-date rule is measured on
+    # this lake (clustering.compatibility.trusted_ids); the learned kinds are part of
+    # the resolution hash, so a change in them makes this a full run
+    cfg = with_trusted_ids(cfg, records)
     last = _last_run(ctx)
     run_seq = int(last["run_seq"]) + 1 if last else 1
     step("model")

@@ -71,11 +71,14 @@ def id_kind_evidence(records: DataFrame,
         "gender_must_agree": False})
     names = incompatible(only_names) if comp.first_name.enabled else F.lit(False)
     dates = incompatible(only_dates) if comp.birth_date.enabled else F.lit(False)
-    rows = (pairs.groupBy(F.col("l_kind").alias("kind"))
-            .agg(F.count("*").alias("pairs"), F.sum(names.cast("long")).alias("names"),
-                 F.sum(dates.cast("long")).alias("dates"),
-                 F.sum((names & dates).cast("long")).alias("both"))
-            .collect())
+    # each rule once per pair: the sums read the flags, not copies of the rules
+    flags = pairs.select(F.col("l_kind").alias("kind"), names.cast("long").alias("names"),
+                         dates.cast("long").alias("dates"))
+    rows = (flags.groupBy("kind")
+            .agg(F.count("*").alias("pairs"), F.sum("names").alias("names"),
+                 F.sum("dates").alias("dates"), F.sum(F.col("names") * F.col("dates"))
+                 .alias("both"))
+            .collect())  # one row per id kind
     return {r.kind: (int(r.pairs), int(r.names or 0), int(r.dates or 0), int(r.both or 0))
             for r in rows}
 
