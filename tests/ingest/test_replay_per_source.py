@@ -8,7 +8,8 @@ import pytest
 from ingest_helpers import ORDERS_SOURCE, assert_rows, make_config, make_ctx, write
 
 from vista.cli import build_parser
-from vista.errors import SourceError
+from vista.errors import QualityGateFailed, SourceError
+from vista.ingest import silver
 from vista.ingest.stage import run
 
 CRM = {
@@ -35,8 +36,12 @@ def _replay(spark, lake_root, cfg, *names):
     return run(ctx), ctx.manifest.stages[0].metrics
 
 
+def _fail(*args, **kwargs):
+    raise QualityGateFailed("silver/person_records failed (test)")
+
+
 def test_replay_moves_a_fixed_sources_rows_once_and_rebuilds_only_that_source(
-        spark, inputs, tmp_lake):
+        spark, inputs, tmp_lake, monkeypatch):
     write(inputs / "crm" / "contacts.csv", CONTACTS)
     write(inputs / "shop" / "orders.csv", ORDERS)
     ctx = make_ctx(spark, tmp_lake, make_config(inputs, CRM, ORDERS_SOURCE))
@@ -45,12 +50,21 @@ def test_replay_moves_a_fixed_sources_rows_once_and_rebuilds_only_that_source(
     orders_version = lake.version("silver/orders")
     shop_quarantine = lake.version("quarantine/shop")
 
+    # the silver rebuild after the replay fails (as a failing quality gate would)
+    ctx = make_ctx(spark, tmp_lake, make_config(inputs, CRM_FIXED, ORDERS_SOURCE),
+                   replay_sources=["crm"])
+    with monkeypatch.context() as patch:
+        patch.setattr(silver, "publish", _fail)
+        with pytest.raises(QualityGateFailed):
+            run(ctx)
+    assert ctx.manifest.stages[0].metrics["per_source"] == {"crm": {"replay": {
+        "moved_to_bronze": 1, "still_quarantined": 1, "reasons_updated": 1}}}
+
+    # replayed again: nothing more moves, and the moved row still reaches silver
     counts, metrics = _replay(spark, tmp_lake, make_config(inputs, CRM_FIXED, ORDERS_SOURCE),
                               "crm")
-    assert (counts["replayed"], counts["still_quarantined"]) == (1, 1)
-    assert metrics["per_source"] == {"crm": {"replay": {
-        "moved_to_bronze": 1, "still_quarantined": 1, "reasons_updated": 1}}}
-    assert metrics["rebuilt_sources"] == ["crm"]
+    assert (counts["replayed"], counts["still_quarantined"], metrics["rebuilt_sources"]) == (
+        0, 1, ["crm"])
     # the old keys left silver and its history; c2 came in; c3 still fails, for the new reason
     assert_rows(lake.read("silver/person_records").select("record_key", "country"),
                 [("people:c1", "ES"), ("people:c2", None)])

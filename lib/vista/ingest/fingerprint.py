@@ -64,6 +64,27 @@ def changed_sources(lake: Lake, cfg: IngestConfig, sources: list[SourceConfig]) 
     return [s.name for s in sources if s.name in stored and stored[s.name] != fingerprint(s, cfg)]
 
 
+#: Stored instead of a fingerprint when rows moved from quarantine to bronze and silver
+#: has not been rebuilt with them yet: the next run sees the source as changed.
+UNPUBLISHED = "unpublished_replay"
+
+
+def mark_unpublished(spark: SparkSession, lake: Lake, names: list[str], run_id: str) -> None:
+    """Mark sources whose bronze gained replayed rows that silver does not have yet.
+
+    A replay moves rows with their old batch ids, which incremental publishing skips; if
+    the rebuild that follows fails (a quality gate), the mark makes the next run rebuild
+    those sources instead of leaving the rows out of silver for good.
+    """
+    if not names:
+        return
+    seq = (lake.read(FINGERPRINT_TABLE).agg(F.max("seq")).first()[0] or 0
+           if lake.exists(FINGERPRINT_TABLE) else 0)
+    lake.append(FINGERPRINT_TABLE, spark.createDataFrame(
+        [(n, UNPUBLISHED, run_id, seq + i + 1) for i, n in enumerate(names)],
+        "source string, fingerprint string, run_id string, seq long"))
+
+
 def record_fingerprints(spark: SparkSession, lake: Lake, cfg: IngestConfig,
                         sources: list[SourceConfig], run_id: str) -> list[str]:
     """Store the current fingerprint of every source whose stored one differs or is absent.

@@ -19,7 +19,7 @@ from vista.ingest import silver
 from vista.ingest.batch_sources import ingest_batch_source
 from vista.ingest.bronze import SourceCounts, describe, ensure_dir_exists, input_path, stream_files
 from vista.ingest.config import IngestConfig, SourceConfig
-from vista.ingest.fingerprint import changed_sources, record_fingerprints
+from vista.ingest.fingerprint import changed_sources, mark_unpublished, record_fingerprints
 from vista.ingest.mapping import check_output
 from vista.ingest.replay import ReplayResult, replay_source
 from vista.ingest.validate import PROBLEMS_COLUMN
@@ -117,11 +117,16 @@ def ingest_sources(ctx: RunContext, bronze_gate: Callable | None,
 
 def replay_quarantines(ctx: RunContext, sources: list[SourceConfig],
                        times: dict[str, float] | None = None) -> dict[str, ReplayResult]:
-    """Re-evaluate every source's quarantine under the current config (see ``replay``)."""
+    """Re-evaluate every source's quarantine under the current config (see ``replay``).
+
+    Sources that moved rows are marked unpublished until their silver is rebuilt
+    (:func:`vista.ingest.fingerprint.mark_unpublished`).
+    """
     out = {}
     for src in sources:
         with silver.timed(times, f"replay/{src.name}"):
             out[src.name] = replay_source(ctx.lake, src, ctx.config.ingest)
+    mark_unpublished(ctx.spark, ctx.lake, [n for n, r in out.items() if r.moved], ctx.run_id)
     return out
 
 
@@ -167,7 +172,8 @@ def run(ctx: RunContext) -> dict[str, int | float]:
         if cfg.on_config_change == "stop":
             raise SourceError(
                 f"the mapping or checks of source(s) {changed} changed since their silver rows "
-                f"were built, so silver would be stale; run `vista run --stages ingest --full` "
+                f"were built (or rows replayed from their quarantine are not in silver yet), "
+                f"so silver would be stale; run `vista run --stages ingest --full` "
                 f"to rebuild it (or set ingest.on_config_change: rebuild)")
         log.warning("ingest: the settings of %s changed since silver was built; replaying "
                     "their quarantine and rebuilding their silver rows from bronze", changed)
