@@ -604,13 +604,10 @@ def predict(
     new = prepared.join(keys, on="record_key", how="left_semi")
     old = prepared.join(keys, on="record_key", how="left_anti")
     new_sdf, old_sdf = db.register(new), db.register(old)
-    thr = p.threshold_match_probability
-    between = linker.inference.predict_between(
-        old_sdf, new_sdf, threshold_match_probability=thr, warning_mode="never")
-    within = linker.inference.predict_within(
-        new_sdf, threshold_match_probability=thr, warning_mode="never")
-    return _to_links(between.as_spark_dataframe(), p).unionByName(
-        _to_links(within.as_spark_dataframe(), p))
+    between = linker.inference.predict_between(old_sdf, new_sdf, warning_mode="never")
+    within = linker.inference.predict_within(new_sdf, warning_mode="never")
+    return _to_links(_above_threshold(between.as_spark_dataframe(), p), p).unionByName(
+        _to_links(_above_threshold(within.as_spark_dataframe(), p), p))
 
 
 def _as_trained(p: ProbabilisticConfig, model: TrainedModel) -> ProbabilisticConfig:
