@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-delta-spark lint wheel clean
+.PHONY: demo test test-slow test-delta-spark lint wheel clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,14 @@ demo: $(STAMP)
 # Two sessions: the suite on the delta-rs engine (no JVM Delta), then the tests marked
 # delta_spark (lake contract, cross-engine, the demo end to end) on delta-spark, with
 # Delta's JARs fetched from Maven Central into .vista/ivy by Spark itself.
+# Tests marked slow (identity runs repeated to compare incremental with full, kill and
+# resume, whole lakes of unusual shape) are left to `make test-slow`, which CI runs too.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
-	VISTA_TEST_ENGINE=delta-spark $(BIN)/python -m pytest -q -m delta_spark
+	$(BIN)/python -m pytest -q -m "not slow"
+	VISTA_TEST_ENGINE=delta-spark $(BIN)/python -m pytest -q -m "delta_spark and not slow"
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
 
 # Only the delta-spark session (a quick check of that engine).
 test-delta-spark: $(STAMP)

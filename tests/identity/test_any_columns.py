@@ -63,6 +63,7 @@ def test_without_email_or_phone_the_rules_on_them_are_left_out(data):
                              "blocking_rules": ["['right(phone_digits, 7)']"]}
 
 
+@pytest.mark.slow  # trains and predicts on a whole lake: make test-slow
 def test_a_lake_without_email_links_with_the_defaults(data):
     records, truth = data
     no_email = records.withColumns({"email": F.lit(None), "email_std": F.lit(None)})
@@ -75,6 +76,7 @@ def test_a_lake_without_email_links_with_the_defaults(data):
     assert false <= 1, false
 
 
+@pytest.mark.slow  # trains and predicts on a whole lake: make test-slow
 def test_a_lake_with_only_full_names_links_with_the_defaults(data):
     records, truth = data
     # a frame with no other person column at all: the absent ones read as null

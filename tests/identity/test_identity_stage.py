@@ -92,6 +92,7 @@ def assert_frames_equal(a, b):
     assert_df_equality(a, b, ignore_row_order=True, ignore_nullable=True)
 
 
+@pytest.mark.slow  # five identity runs: make test-slow
 def test_incremental_equals_full_and_uids_are_stable(run_stage):
     inc, m1, _ = run_stage("inc", V1, "r1")
     first_graph = _graph(inc).localCheckpoint()

@@ -74,6 +74,7 @@ def test_twins_are_not_linked(data, links):
     assert lab.where("p_l != p_r").count() == 0
 
 
+@pytest.mark.slow  # a second Splink predict over the population: make test-slow
 def test_incremental_predict_scores_only_new_pairs(data, model, links):
     records, truth = data
     new_people = truth.select("person_id").distinct().orderBy("person_id").limit(15)
