@@ -109,6 +109,7 @@ def build_session(cfg: SparkConfig) -> SparkSession:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(cfg.log_level)
+    _quiet_codegen_fallback(spark)
     _load_splink_jar_in_driver(spark)
     if delta_jvm_available(spark) and _DELTA_EXTENSION not in spark.conf.get(
             "spark.sql.extensions", ""):
@@ -122,6 +123,26 @@ def build_session(cfg: SparkConfig) -> SparkSession:
     if checkpoint:
         spark.sparkContext.setCheckpointDir(checkpoint)
     return spark
+
+
+# Spark's code generator logs every generated method over the JVM's 64 KB limit as an
+# ERROR with a long Java stack trace, then runs the same plan interpreted
+# (spark.sql.codegen.fallback): the query's result is the same. Splink's scoring of new
+# records against old ones (an incremental run) generates such a method.
+_CODEGEN_LOGGER = "org.apache.spark.sql.catalyst.expressions.codegen.CodeGenerator"
+
+
+def _quiet_codegen_fallback(spark: SparkSession) -> None:
+    """Keep the code generator's fallback traces out of the driver's log (see above).
+
+    A compile failure Spark cannot fall back from still fails the query with its error.
+    """
+    try:
+        jvm = spark.sparkContext._jvm
+        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
+            _CODEGEN_LOGGER, jvm.org.apache.logging.log4j.Level.OFF)
+    except Exception as exc:  # another logging backend: the traces stay, nothing breaks
+        log.debug("code generator logger left as it is: %s", exc)
 
 
 _SPLINK_PROBE_CLASS = "uk.gov.moj.dash.linkage.JaroWinklerSimilarity"
