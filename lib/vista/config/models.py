@@ -15,9 +15,13 @@ STAGE_NAMES = ("ingest", "identity", "profile", "segments", "activation")
 
 
 class Section(BaseModel):
-    """Base of every config section: frozen, no unknown keys."""
+    """Base of every config section: frozen, no unknown keys.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    A field whose YAML key is a Python keyword or shadows a pydantic attribute is declared
+    with ``Field(alias=...)`` and may also be set by its Python name.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class SparkConfig(Section):

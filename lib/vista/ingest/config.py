@@ -40,8 +40,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from vista.config.models import Section
 from vista.quality import ExpectationSpec
 
 Entity = Literal["person", "order", "order_line", "interaction"]
@@ -49,13 +50,6 @@ Format = Literal["csv", "jsonl", "json", "parquet", "delta", "jdbc"]
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CORRUPT_COLUMN = "_corrupt_record"
-
-
-class Section(BaseModel):
-    """Frozen, no unknown keys (as ``vista.config.models.Section``; not imported from
-    there because ``vista.config`` composes this module's ``IngestConfig``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 OnError = Literal["keep", "quarantine"]
