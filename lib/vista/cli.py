@@ -16,12 +16,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from vista.cli_support import DEFAULT_CONF, resolve_conf
+from vista.cli_support import session as _session
 from vista.config.models import STAGE_NAMES
 from vista.errors import VistaError
 
 log = logging.getLogger("vista")
 
-DEFAULT_CONF = "conf/local.yaml"
 _QUIET = ("py4j", "pyspark", "great_expectations", "alembic", "urllib3",
           "matplotlib", "numexpr", "py.warnings")
 # Splink logs one WARNING per untrainable comparison level; that is model detail the
@@ -46,34 +47,6 @@ def setup_logging(verbose: bool = False) -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module=r"(altair|mlflow)\b")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-
-
-def resolve_conf(path: str | None, *, packaged: bool = False) -> str:
-    """``--conf``, else ``$VISTA_CONF``, else ``conf/local.yaml`` when present, else (for
-    ``packaged``: the demo) the local profile shipped inside the package.
-
-    Raises:
-        ConfigError: No configuration anywhere, in one line that says what to do.
-    """
-    from vista.config.profiles import NO_CONFIG, packaged_profile
-    from vista.errors import ConfigError, ConfigProblem
-
-    if path:
-        return path
-    if os.environ.get("VISTA_CONF"):
-        return os.environ["VISTA_CONF"]
-    if Path(DEFAULT_CONF).is_file():
-        return DEFAULT_CONF
-    if packaged:
-        return str(packaged_profile())
-    raise ConfigError([ConfigProblem("--conf", NO_CONFIG)])
-
-
-def _session(cfg: Any):
-    from vista.spark import build_session
-
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    return build_session(cfg.spark)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 def add_activation_commands(sub: Any) -> None:
     """Register ``vista forget``, ``vista unsuppress`` and ``vista activate``."""
-    from vista.cli import DEFAULT_CONF
+    from vista.cli_support import DEFAULT_CONF
 
     p = sub.add_parser(
         "forget", help="erase a person from every table, export and side file (GDPR)",
@@ -53,7 +53,8 @@ def add_activation_commands(sub: Any) -> None:
 
 
 def _setup(args: argparse.Namespace) -> tuple[Any, Any]:
-    from vista.cli import _session, resolve_conf
+    from vista.cli_support import resolve_conf
+    from vista.cli_support import session as _session
     from vista.config import load_config
     from vista.lake import Lake
 

@@ -6,9 +6,9 @@ import argparse
 import logging
 from typing import Any
 
-log = logging.getLogger(__name__)
+from vista.cli_support import DEFAULT_CONF
 
-DEFAULT_CONF = "conf/local.yaml"
+log = logging.getLogger(__name__)
 
 
 def _conf_path(path: str | None) -> str | None:
@@ -62,18 +62,14 @@ def add_identity_commands(sub: Any) -> None:
 
 
 def _context(args: argparse.Namespace, retrain: bool = False) -> Any:
-    import os
-    import sys
-
+    from vista.cli_support import session
     from vista.config import load_config
     from vista.lake import Lake
     from vista.manifest import RunManifest, new_run_id
     from vista.runtime import RunContext
-    from vista.spark import build_session
 
     cfg = load_config(_conf_path(args.conf))
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # executors use this Python
-    spark = build_session(cfg.spark)
+    spark = session(cfg)
     manifest = RunManifest(run_id=new_run_id())
     return RunContext(spark=spark, config=cfg, lake=Lake.from_config(spark, cfg.lake),
                       manifest=manifest, run_id=manifest.run_id,

@@ -32,7 +32,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     import os
     import sys
 
-    from vista.cli import resolve_conf
+    from vista.cli_support import resolve_conf
     from vista.config import load_config
     from vista.pipeline import run_pipeline
     from vista.spark import build_session

@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 def add_profile_commands(sub: Any) -> None:
     """Register ``vista profile ...`` on the CLI's subparsers."""
-    from vista.cli import DEFAULT_CONF
+    from vista.cli_support import DEFAULT_CONF
 
     p = sub.add_parser("profile", help="the customer card: show one customer",
                        description="Read the customer card (gold/customer_profile and its "
@@ -34,7 +34,8 @@ def add_profile_commands(sub: Any) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from vista.cli import _session, resolve_conf
+    from vista.cli_support import resolve_conf
+    from vista.cli_support import session as _session
     from vista.config import load_config
     from vista.lake import Lake
     from vista.profile.show import UnknownRole, card, find_uid
