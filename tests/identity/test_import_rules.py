@@ -123,6 +123,13 @@ def test_identity_modules_import_neither_the_cli_nor_mlflow(name):
     assert "mlflow" not in imported  # MLflow is vista.tracking's business
 
 
+def test_only_the_entry_point_imports_the_cli():
+    """The stages' commands share ``vista.cli_support``; ``vista.cli`` imports them."""
+    importers = sorted(n for n, p in MODULES.items()
+                       if n != "vista.cli" and "vista.cli" in _imported(n, p, import_time_only=False))
+    assert importers == ["vista.__main__"]
+
+
 PERSON = {"vista.identity.names", "vista.identity.compatibility"}
 LINK = {"vista.identity.deterministic", "vista.identity.splink_model", "vista.identity.linking",
         "vista.identity.blocking", "vista.identity.splink_shim"}
