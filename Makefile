@@ -21,11 +21,11 @@ demo: $(STAMP)
 # Tests marked slow (identity runs repeated to compare incremental with full, kill and
 # resume, whole lakes of unusual shape) are left to `make test-slow`, which CI runs too.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q --durations=15 -m "not slow"
 	VISTA_TEST_ENGINE=delta-spark $(BIN)/python -m pytest -q -m "delta_spark and not slow"
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q --durations=10 -m slow
 
 # Only the delta-spark session (a quick check of that engine).
 test-delta-spark: $(STAMP)
