@@ -18,8 +18,9 @@ demo: $(STAMP)
 # Two sessions: the suite on the delta-rs engine (no JVM Delta), then the tests marked
 # delta_spark (lake contract, cross-engine, the demo end to end) on delta-spark, with
 # Delta's JARs fetched from Maven Central into .vista/ivy by Spark itself.
-# Tests marked slow (identity runs repeated to compare incremental with full, kill and
-# resume, whole lakes of unusual shape) are left to `make test-slow`, which CI runs too.
+# Tests marked slow (incremental runs compared with full rebuilds, kill and resume,
+# forget-purge-reingest, whole lakes of unusual shape) are left to `make test-slow`,
+# which CI runs too.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q --durations=15 -m "not slow"
 	VISTA_TEST_ENGINE=delta-spark $(BIN)/python -m pytest -q -m "delta_spark and not slow"

@@ -92,6 +92,7 @@ def _pick_person(spark, demo_run):
     return email, sorted(needles), sources
 
 
+@pytest.mark.slow  # forget, purge and ingest again on a copy of the demo lake: make test-slow
 def test_forget_then_purge_leaves_no_trace_and_reingest_keeps_them_out(demo_run, spark,
                                                                        tmp_path):
     from vista.cli import main

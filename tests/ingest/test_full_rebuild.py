@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from chispa import assert_df_equality
 from ingest_helpers import ORDERS_SOURCE, comparable, make_config, make_ctx, write
 
@@ -50,6 +51,7 @@ def _assert_same(actual, expected) -> None:
                        ignore_nullable=True)
 
 
+@pytest.mark.slow  # ingest run four times to compare: make test-slow
 def test_full_rebuild_equals_incremental_runs_and_is_idempotent(spark, inputs, tmp_lake):
     cfg = make_config(inputs, CONTACTS_SOURCE, ORDERS_SOURCE)
     write(inputs / "crm" / "contacts_1.csv", CONTACTS_1)

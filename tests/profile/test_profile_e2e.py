@@ -124,6 +124,7 @@ def test_show_says_so_in_one_line_for_an_unknown_customer_or_role(demo_run, caps
     assert code != 0 and "cashier" in err and "store" in err
 
 
+@pytest.mark.slow  # the profile rebuilt twice on a copy of the demo lake: make test-slow
 def test_an_incremental_run_equals_a_full_rebuild(spark, demo_run, tmp_path) -> None:
     from vista.lake import Lake
     from vista.manifest import RunManifest
