@@ -29,18 +29,13 @@ def add_quarantine_commands(sub: Any) -> None:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Run the ingest stage in replay mode and print what moved per source."""
-    import os
-    import sys
-
-    from vista.cli_support import resolve_conf
+    from vista.cli_support import resolve_conf, session
     from vista.config import load_config
     from vista.pipeline import run_pipeline
-    from vista.spark import build_session
 
     conf = resolve_conf(args.conf)
     cfg = load_config(conf)
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # executors use this Python
-    spark = build_session(cfg.spark)
+    spark = session(cfg)
     manifest = run_pipeline(cfg, spark, stages=["ingest"],
                             options={"replay_sources": list(args.source)}, config_file=conf)
     print(render_replay(manifest))
