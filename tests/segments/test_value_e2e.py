@@ -82,3 +82,29 @@ def test_the_value_tables_passed_their_gates_and_the_catalogue_has_their_sizes(
         listed = catalogue.where(F.col("segmentation") == segmentation).select(
             "segment", F.col("size").cast("long").alias("size")).where("size > 0")
         assert_df_equality(listed, sizes, ignore_nullable=True, ignore_row_order=True)
+
+
+def test_one_mlflow_run_holds_the_whole_refresh(demo_run) -> None:
+    """Value and behaviour halves log into the refresh's one run, with the config once."""
+    from mlflow.tracking import MlflowClient
+
+    from vista import tracking
+
+    runs = [r for r in demo_run.manifest["mlflow_runs"] if r["stage"] == "segments"]
+    assert [r["name"] for r in runs] == ["segments"]
+    tracking.configure(demo_run.cfg.mlflow)
+    client = MlflowClient()
+    run = client.get_run(runs[0]["run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["vista_run"] == demo_run.manifest["run_id"]
+    params, metrics = run.data.params, run.data.metrics
+    # the config once, both halves' own parameters and metrics
+    assert params["segments.rfm.bins"] == str(demo_run.cfg.segments.rfm.bins)
+    assert {"segments.lifestyle.k_min", "lifestyle.model_version"} <= set(params)
+    assert {"bgnbd_r", "behaviour_customers"} <= set(metrics)
+    plots = {f.path.rsplit("/", 1)[-1]
+             for f in client.list_artifacts(run.info.run_id, "segments/plots")}
+    assert {"rfm_segment_sizes.png", "lifestyle_segment_sizes.png"} <= plots
+    models = {m.name for m in client.search_model_versions(f"run_id = '{run.info.run_id}'")}
+    assert {demo_run.cfg.segments.clv.registered_model,
+            demo_run.cfg.segments.lifestyle.registered_model} <= models

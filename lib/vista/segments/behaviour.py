@@ -5,8 +5,8 @@ Reads the profile stage's UID-keyed tables (``gold/customer_order_lines``,
 the stage has just written; writes ``gold/segments_lifestyle``,
 ``gold/segments_intent``, ``gold/micro_segments`` and ``gold/segment_catalogue``, and
 appends the lifestyle and micro-segment transitions to ``gold/segment_transitions``.
-Every table passes its quality gate before anything is written. One MLflow run
-(``segments-behaviour``) per refresh holds the k search, sizes, drift, the registered
+Every table passes its quality gate before anything is written. The refresh's MLflow run
+(``segments``, shared with the value half) gets the k search, sizes, drift, the registered
 lifestyle model, plots and the catalogue as CSV.
 
 A refresh assigns customers with the registered lifestyle model; it trains a new one
@@ -336,7 +336,7 @@ def run_behavioural(ctx: RunContext, cfg: SegmentsConfig) -> dict[str, Any]:
     metrics.update(_truth_metrics(ctx, cfg.lifestyle, life.assignments))
     if ctx.options.get("gate", True):
         _gate(life.assignments, n_customers, cfg.lifestyle, sizes, ctx)
-    with behaviour_tracking.run(ctx) as tracker:
+    with behaviour_tracking.run(ctx, cfg) as tracker:
         if life.retrained:
             life.model = behaviour_tracking.register(life.model, cfg.lifestyle)
             life.assignments = life.assignments.withColumn(

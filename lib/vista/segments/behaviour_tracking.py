@@ -1,11 +1,11 @@
-"""MLflow logging of a behavioural segments refresh: one run per refresh.
+"""MLflow logging of the behavioural half of a segments refresh.
 
-The run (``segments-behaviour``, tagged with the vista run id) holds the config as
-parameters, the k search (silhouette and stability per k), the chosen k, segment sizes,
-drift and changed share as metrics, the registered lifestyle model, PNG plots (segment
-sizes, lifts of the top terms per segment, silhouette and stability against k), the
-transition counts and the catalogue as CSV. Everything logged is aggregated: no UID and
-no personal data.
+It logs into the refresh's one run (``segments``, see :mod:`vista.segments.tracking`,
+which holds the config as parameters): the k search (silhouette and stability per k),
+the chosen k, segment sizes, drift and changed share as metrics, the registered
+lifestyle model, PNG plots (segment sizes, lifts of the top terms per segment,
+silhouette and stability against k), the transition counts and the catalogue as CSV.
+Everything logged is aggregated: no UID and no personal data.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vista.segments.lifestyle_model import LifestyleModel, log_model
+from vista.segments.tracking import RUN_NAME, refresh_run
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame
@@ -29,8 +30,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from vista.segments.lifestyle import LifestyleConfig
 
 log = logging.getLogger(__name__)
-
-MAX_PARAM = 500
 
 
 def register(fitted: LifestyleModel, cfg: LifestyleConfig) -> LifestyleModel:
@@ -53,11 +52,9 @@ class Tracker:
 
         from vista import tracking
 
-        params = _flat({k: cfg.model_dump(mode="json")[k]
-                        for k in ("lifestyle", "intent", "micro", "catalogue")})
-        params["lifestyle.model_version"] = str(life.model.version)
-        params["lifestyle.reason"] = life.reason
-        mlflow.log_params(params)
+        # the config itself is the run's parameters already (refresh_run)
+        mlflow.log_params({"lifestyle.model_version": str(life.model.version),
+                           "lifestyle.reason": life.reason})
         tracking.log_metrics(metrics)
         mlflow.log_dict({"sizes": sizes, "segments": [s.as_dict() for s in life.model.segments]},
                         "segments/lifestyle_segments.json")
@@ -72,26 +69,10 @@ class Tracker:
 
 
 @contextmanager
-def run(ctx: RunContext) -> Iterator[Tracker]:
-    """Start the refresh's MLflow run and record it in the manifest."""
-    from vista import tracking
-
-    with tracking.start_run(ctx.config.mlflow, "segments-behaviour",
-                            tags={"vista_run": ctx.run_id}) as active:
-        ctx.manifest.record_mlflow_run("segments", active.info.run_id, "segments-behaviour")
+def run(ctx: RunContext, cfg: SegmentsConfig) -> Iterator[Tracker]:
+    """The refresh's MLflow run (started if none is active), with a tracker for it."""
+    with refresh_run(ctx, cfg):
         yield Tracker(ctx)
-
-
-def _flat(section: dict[str, Any], prefix: str = "segments") -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, value in section.items():
-        name = f"{prefix}.{key}"
-        if isinstance(value, dict) and value and all(isinstance(k, str) for k in value):
-            out.update(_flat(value, name))
-        else:
-            text = str(value)
-            out[name] = text if len(text) <= MAX_PARAM else text[: MAX_PARAM - 3] + "..."
-    return out
 
 
 def _pyplot():  # noqa: ANN202
@@ -172,7 +153,7 @@ def compare_runs(cfg: Any, runs: int = 2) -> Any:
 
     Args:
         cfg: The ``mlflow`` config section.
-        runs: How many of the latest ``segments-behaviour`` runs to show.
+        runs: How many of the latest ``segments`` runs to show.
 
     Returns:
         A pandas DataFrame: one row per metric or parameter (``metrics.*``,
@@ -184,7 +165,7 @@ def compare_runs(cfg: Any, runs: int = 2) -> Any:
 
     experiment_id = tracking.configure(cfg)
     found = mlflow.search_runs([experiment_id], max_results=runs,
-                               filter_string="tags.mlflow.runName = 'segments-behaviour'",
+                               filter_string=f"tags.mlflow.runName = '{RUN_NAME}'",
                                order_by=["attributes.start_time DESC"])
     if found.empty:
         return found

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from vista.segments.behaviour import run_behavioural
 from vista.segments.refresh import run_value
+from vista.segments.tracking import refresh_run
 from vista.segments.value import segments_config
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -20,12 +21,16 @@ if TYPE_CHECKING:  # pragma: no cover
 def run(ctx: RunContext) -> dict[str, Any]:
     """Refresh every segmentation; returns the metrics of the stage's INFO line.
 
+    Both halves log into one MLflow run (``segments``) per refresh.
+
     Args:
         ctx: The run context.
 
     Returns:
         Metrics (fit parameters, rows changed per table, hold-out scores, ...).
     """
-    metrics: dict[str, Any] = dict(run_value(ctx))
-    metrics.update(run_behavioural(ctx, segments_config(ctx.config)))
+    cfg = segments_config(ctx.config)
+    with refresh_run(ctx, cfg):
+        metrics: dict[str, Any] = dict(run_value(ctx))
+        metrics.update(run_behavioural(ctx, cfg))
     return metrics

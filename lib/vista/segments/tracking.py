@@ -1,12 +1,20 @@
-"""MLflow logging of a segments refresh: one run with the config, the metrics, the
-transition tables, the plots and the registered CLV model."""
+"""MLflow logging of a segments refresh: one run per refresh.
+
+The run (``segments``, tagged with the vista run id) holds the whole ``segments`` config
+as parameters, then what each half of the refresh adds: the value half its fit
+parameters, hold-out scores, sizes, transition tables, plots and the registered CLV
+model; the behavioural half (:mod:`vista.segments.behaviour_tracking`) the k search,
+drift, the registered lifestyle model, its plots and the catalogue. Everything logged is
+aggregated: no UID and no personal data.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 MAX_PARAM = 500  # MLflow's limit on a parameter value's length
+RUN_NAME = "segments"
 
 
 def flat_params(section: Mapping[str, Any], prefix: str = "segments") -> dict[str, str]:
@@ -37,19 +46,48 @@ def flat_params(section: Mapping[str, Any], prefix: str = "segments") -> dict[st
     return out
 
 
-def track(ctx: RunContext, cfg: SegmentsConfig, out: ValueSegments,
-          metrics: Mapping[str, float], sizes: Mapping[str, Mapping[str, int]],
-          holdout: HoldoutScores | None) -> str:
-    """Log the refresh as one MLflow run; returns the run id."""
+@contextmanager
+def refresh_run(ctx: RunContext, cfg: SegmentsConfig) -> Iterator[str]:
+    """The refresh's one MLflow run: started here, or the one already active.
+
+    A new run gets the whole ``segments`` config as parameters and is recorded in the
+    manifest; both halves of the refresh log into it, so a refresh started by the stage
+    is one run, and a half run on its own (a notebook, a test) still gets its run.
+
+    Args:
+        ctx: The run context.
+        cfg: The ``segments`` config section.
+
+    Yields:
+        The run id.
+    """
     import mlflow
 
     from vista import tracking
 
-    with tracking.start_run(ctx.config.mlflow, "segments",
-                            tags={"vista_run": ctx.run_id, "as_of": str(out.as_of)}) as run:
+    active = mlflow.active_run()
+    if active is not None:
+        yield active.info.run_id
+        return
+    with tracking.start_run(ctx.config.mlflow, RUN_NAME,
+                            tags={"vista_run": ctx.run_id}) as run:
         params = flat_params(cfg.model_dump(mode="json"))
         params["segments.clv.discount_per_unit"] = f"{cfg.clv.discount_per_unit:.8f}"
         mlflow.log_params(params)
+        ctx.manifest.record_mlflow_run("segments", run.info.run_id, RUN_NAME)
+        yield run.info.run_id
+
+
+def track(ctx: RunContext, cfg: SegmentsConfig, out: ValueSegments,
+          metrics: Mapping[str, float], sizes: Mapping[str, Mapping[str, int]],
+          holdout: HoldoutScores | None) -> str:
+    """Log the value half of the refresh to its run; returns the run id."""
+    import mlflow
+
+    from vista import tracking
+
+    with refresh_run(ctx, cfg) as run_id:
+        mlflow.set_tag("as_of", str(out.as_of))
         tracking.log_metrics(metrics)
         mlflow.log_dict({"as_of": str(out.as_of), **{k: dict(v) for k, v in sizes.items()}},
                         "segments/sizes.json")
@@ -61,8 +99,7 @@ def track(ctx: RunContext, cfg: SegmentsConfig, out: ValueSegments,
         if cfg.plots:
             _log_plots(cfg, out, sizes, holdout)
         log_clv_model(out.model, cfg.clv.registered_model)
-        ctx.manifest.record_mlflow_run("segments", run.info.run_id, "segments")
-        return run.info.run_id
+        return run_id
 
 
 def _log_plots(cfg: SegmentsConfig, out: ValueSegments,
