@@ -58,8 +58,8 @@ def write_data_files(
         partition_by: Partition columns (written as ``col=value`` folders).
 
     Returns:
-        One :class:`DataFile` per non-empty file, with its row count from a metadata-only
-        scan (the driver receives one row per file, never data).
+        One :class:`DataFile` per non-empty file, with its row count from the file's
+        Parquet footer (the driver sees one footer or one row per file, never data).
     """
     target = f"{table_uri.rstrip('/')}/{write_dir}"
     spark = df.sparkSession
@@ -76,11 +76,81 @@ def write_data_files(
     return describe_files(spark, target, write_dir, partition_by, data_schema)
 
 
+#: Up to this many files, the driver reads their Parquet footers itself (a listing and a
+#: few KB per file, no Spark job); more files are described by a distributed
+#: metadata-only scan, which reads the footers in parallel on the executors.
+DRIVER_FOOTERS_MAX = 64
+
+
 def describe_files(
     spark: SparkSession, target: str, write_dir: str, partition_by: Sequence[str],
     data_schema: T.StructType,
 ) -> list[DataFile]:
-    """Size, time and row count of every Parquet file under ``target``."""
+    """Size, time and row count of every non-empty Parquet file under ``target``.
+
+    Args:
+        spark: The session (its Hadoop FileSystem reaches ``target``).
+        target: The write's folder, as Spark addresses it.
+        write_dir: The write's folder name (paths are made relative to its parent).
+        partition_by: Partition columns (``col=value`` folders).
+        data_schema: The files' schema (partition columns excluded).
+
+    Returns:
+        One :class:`DataFile` per file with rows, sorted by path.
+    """
+    listed = _list_parquet(spark, target)
+    if listed is None:
+        return []
+    if len(listed) > DRIVER_FOOTERS_MAX:
+        return _describe_by_scan(spark, target, write_dir, partition_by, data_schema)
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    parquet = jvm.org.apache.parquet.hadoop
+    files = []
+    for status in listed:
+        reader = parquet.ParquetFileReader.open(
+            parquet.util.HadoopInputFile.fromStatus(status, conf))
+        try:
+            rows = int(reader.getRecordCount())
+        finally:
+            reader.close()
+        if rows == 0:  # an empty partition's file: no add action, as the scan below
+            continue
+        files.append(_data_file(str(status.getPath().toUri().getPath()), write_dir,
+                                partition_by, int(status.getLen()),
+                                int(status.getModificationTime()), rows))
+    return sorted(files, key=lambda f: f.path)
+
+
+def _list_parquet(spark: SparkSession, target: str) -> list | None:
+    """The Hadoop ``FileStatus`` of every data file under ``target`` (None: no folder)."""
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(target)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(path):  # an empty write may leave no folder
+        return None
+    found = []
+    entries = fs.listFiles(path, True)
+    while entries.hasNext():  # one entry per file the write left: bounded by its tasks
+        status = entries.next()
+        name = status.getPath().getName()
+        if name.endswith(".parquet") and not name.startswith(("_", ".")):
+            found.append(status)
+    return found
+
+
+def _data_file(path: str, write_dir: str, partition_by: Sequence[str], size: int,
+               mtime_ms: int, rows: int) -> DataFile:
+    rel = write_dir + path.split(f"/{write_dir}", 1)[1]
+    return DataFile(path=rel, size=size, modification_time=mtime_ms, num_records=rows,
+                    partition_values=_partition_values(rel, partition_by))
+
+
+def _describe_by_scan(
+    spark: SparkSession, target: str, write_dir: str, partition_by: Sequence[str],
+    data_schema: T.StructType,
+) -> list[DataFile]:
+    """:func:`describe_files` for many files: one metadata-only Spark scan."""
     try:
         meta = (spark.read.format("parquet").schema(data_schema)
                 .option("recursiveFileLookup", "true").load(target))
@@ -100,16 +170,12 @@ def describe_files(
     )
     files = []
     for row in rows:
-        local = unquote(row["file_path"])
-        rel = write_dir + local.split(f"/{write_dir}", 1)[1]
-        files.append(DataFile(
-            path=rel,
-            size=int(row["file_size"]),
-            modification_time=int(row["mtime"].replace(tzinfo=timezone.utc).timestamp() * 1000)
-            if row["mtime"].tzinfo is None else int(row["mtime"].timestamp() * 1000),
-            num_records=int(row["count"]),
-            partition_values=_partition_values(rel, partition_by),
-        ))
+        mtime = row["mtime"]
+        if mtime.tzinfo is None:
+            mtime = mtime.replace(tzinfo=timezone.utc)
+        files.append(_data_file(unquote(row["file_path"]), write_dir, partition_by,
+                                int(row["file_size"]), int(mtime.timestamp() * 1000),
+                                int(row["count"])))
     return sorted(files, key=lambda f: f.path)
 
 
