@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
 
-from vista.cli import build_parser, main
+from vista.cli import build_parser, main, setup_logging
 
 
 @pytest.mark.parametrize("command", [[], ["sample"], ["run"], ["demo"], ["runs"], ["config"], ["identity"], ["identity", "train"], ["identity", "explain"], ["identity", "evaluate"]])
@@ -16,6 +17,26 @@ def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixtur
         build_parser().parse_args([*command, "--help"])
     assert info.value.code == 0
     assert "usage: vista" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_a_run_prints_one_line_per_stage_unless_verbose(
+    verbose: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup_logging(verbose)
+    try:
+        logging.getLogger("vista.pipeline").info("stage identity done in 1.0 s")
+        logging.getLogger("vista.identity.stage").info("identity: 3 lineage breaks")
+        logging.getLogger("vista.identity.stage").warning("VISTA_UID_SALT is not set")
+        logging.getLogger("vista.identity.stage").debug("a plan")
+    finally:
+        logging.getLogger().handlers.clear()
+    err = capsys.readouterr().err
+    assert "stage identity done" in err and "VISTA_UID_SALT is not set" in err
+    assert ("3 lineage breaks" in err) is verbose
+    assert ("a plan" in err) is verbose
+    # listeners other than the terminal still get every step
+    assert logging.getLogger("vista.identity.stage").isEnabledFor(logging.INFO)
 
 
 def test_run_with_a_bad_config_lists_every_problem_and_exits_2(

@@ -28,10 +28,27 @@ _QUIET = ("py4j", "pyspark", "great_expectations", "alembic", "urllib3",
 # Splink logs one WARNING per untrainable comparison level; that is model detail the
 # MLflow run keeps, not progress a user needs.
 _QUIETER = ("splink", "mlflow")
+# Without --verbose a run prints its progress only: these loggers' INFO lines (the run's
+# start, one line per stage, where its manifest is, the sample and housekeeping
+# summaries), plus every warning and error. --verbose shows every step.
+_PROGRESS = frozenset({"vista", "vista.pipeline", "vista.housekeeping",
+                       "vista.identity.cli"})
+
+
+class _ProgressOnly(logging.Filter):
+    """Passes warnings and errors, and INFO lines of the :data:`_PROGRESS` loggers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.name in _PROGRESS
 
 
 def setup_logging(verbose: bool = False) -> None:
-    """One readable line per event on stderr; chatty libraries at WARNING."""
+    """One readable line per event on stderr; chatty libraries at WARNING.
+
+    The loggers' levels stay at INFO (DEBUG with ``verbose``) so that anything else that
+    listens (a notebook, pytest's ``caplog``) still gets every step; only what reaches the
+    terminal is filtered, to progress lines, unless ``verbose``.
+    """
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)-5s %(name)s: %(message)s",
@@ -39,6 +56,9 @@ def setup_logging(verbose: bool = False) -> None:
         stream=sys.stderr,
         force=True,
     )
+    if not verbose:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_ProgressOnly())
     for name in _QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
     for name in _QUIETER:
@@ -47,6 +67,8 @@ def setup_logging(verbose: bool = False) -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module=r"(altair|mlflow)\b")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # MLflow sets its own logger's level when it is first imported (after this runs)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -174,7 +196,8 @@ def cmd_config(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vista", description="vista: an open-source Customer 360 on Apache Spark.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log every step (default: one line per stage, and warnings)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("sample", help="generate a sample raw customer lake with ground truth",
