@@ -33,3 +33,11 @@ def test_human_bytes():
 
     assert [human_bytes(n) for n in (0, 1023, 1536, 5 * 1024**3)] == [
         "0 B", "1023 B", "1.5 KiB", "5.0 GiB"]
+
+
+def test_the_report_says_when_compaction_left_more_on_disk_than_before() -> None:
+    from vista.housekeeping import _outcome
+
+    assert _outcome(3 * 1024 * 1024, 168) == "3.0 MiB freed"
+    assert _outcome(-4_928_307, 168) == ("4.7 MiB more on disk until the replaced files are "
+                                         "older than the vacuum retention (168 h)")

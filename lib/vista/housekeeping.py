@@ -47,11 +47,22 @@ def maintain_tables(lake: Lake, config: LakeConfig, tables: Iterable[str]) -> li
                 min_files=config.compact_min_files))
         except LakeError as exc:  # one table that cannot be maintained stops no other
             log.warning("maintenance of %s skipped: %s", table, exc)
-    freed = sum(m.bytes_before - m.bytes_after for m in out)
-    log.info("maintenance: %d table(s), %d compacted, files %d -> %d, %s freed", len(out),
+    log.info("maintenance: %d table(s), %d compacted, files on disk %d -> %d, %s", len(out),
              sum(m.compacted for m in out), sum(m.files_before for m in out),
-             sum(m.files_after for m in out), human_bytes(freed))
+             sum(m.files_after for m in out),
+             _outcome(sum(m.bytes_before - m.bytes_after for m in out),
+                      config.vacuum_retention_hours))
     return out
+
+
+def _outcome(freed: int, retention_hours: float) -> str:
+    """What maintenance did to the disk. Compaction adds files, and vacuum removes only
+    files replaced longer ago than the retention, so a first compaction leaves more on
+    disk, not less."""
+    if freed >= 0:
+        return f"{human_bytes(freed)} freed"
+    return (f"{human_bytes(-freed)} more on disk until the replaced files are older than "
+            f"the vacuum retention ({retention_hours:g} h)")
 
 
 def clean_checkpoints(spark: SparkSession) -> int:
@@ -131,9 +142,9 @@ def maintain_lake(spark: SparkSession, config: VistaConfig) -> str:
         if (m.files_before, m.bytes_before) != (m.files_after, m.bytes_after):
             lines.append(f"{m.table:<40} {m.files_before:>6} -> {m.files_after:<6} "
                          f"{human_bytes(m.bytes_before):>11} -> {human_bytes(m.bytes_after):<11}")
-    freed = sum(m.bytes_before - m.bytes_after for m in done)
-    removed = sum(m.files_before - m.files_after for m in done)
     lines.append(f"{len(done)} table(s) on the {lake.engine_name} engine, "
-                 f"{sum(m.compacted for m in done)} compacted: {removed} file(s), "
-                 f"{human_bytes(freed)} freed (retention {config.lake.vacuum_retention_hours} h)")
+                 f"{sum(m.compacted for m in done)} compacted: files on disk "
+                 f"{sum(m.files_before for m in done)} -> {sum(m.files_after for m in done)}, "
+                 + _outcome(sum(m.bytes_before - m.bytes_after for m in done),
+                            config.lake.vacuum_retention_hours))
     return "\n".join(lines)
