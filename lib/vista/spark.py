@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -111,6 +112,7 @@ def build_session(cfg: SparkConfig) -> SparkSession:
     spark.sparkContext.setLogLevel(cfg.log_level)
     _quiet_codegen_fallback(spark)
     _load_splink_jar_in_driver(spark)
+    _wheels_on_executor_path(spark)
     if delta_jvm_available(spark) and _DELTA_EXTENSION not in spark.conf.get(
             "spark.sql.extensions", ""):
         # A session that existed before build_session keeps its static confs.
@@ -162,6 +164,40 @@ def _load_splink_jar_in_driver(spark: SparkSession) -> None:
         return
     log.info("adding Splink's similarity jar to the driver's class loader")
     spark.sql(f"ADD JAR '{jar}'")
+
+
+def _wheels_on_executor_path(spark: SparkSession) -> None:
+    """Put the wheels of ``spark-submit --py-files`` on the executors' Python path.
+
+    PySpark adds only ``.zip``, ``.egg`` and ``.jar`` files of ``spark.submit.pyFiles`` to
+    the Python path of its workers (``SparkContext.PACKAGE_EXTENSIONS``): a wheel is shipped
+    to every executor but never importable there, so the first vista UDF an executor runs
+    fails with ``No module named 'vista'`` (the driver, which spark-submit gives the wheel
+    on its own path, runs fine). A wheel is a zip archive: a copy named ``.zip`` is added
+    with ``addPyFile``. Nothing is done when PySpark takes wheels itself.
+    """
+    from pyspark import SparkContext, SparkFiles
+
+    if ".whl" in SparkContext.PACKAGE_EXTENSIONS:
+        return
+    sc = spark.sparkContext
+    listed = sc.getConf().get("spark.submit.pyFiles", "") or ""
+    for entry in (e for e in listed.split(",") if e.lower().endswith(".whl")):
+        name = os.path.basename(entry)
+        # spark-submit copies each --py-files entry into the driver's SparkFiles folder
+        local = next((p for p in (os.path.join(SparkFiles.getRootDirectory(), name),
+                                  entry.removeprefix("file:")) if os.path.isfile(p)), None)
+        if local is None:
+            log.warning("--py-files %s: no local copy found; executors may not import it", name)
+            continue
+        # The driver's file server serves the file from where it is added, so the copy
+        # stays for the application's life: in Spark's own temp folder, removed at exit.
+        folder = os.path.join(SparkFiles.getRootDirectory(), "vista-pyfiles")
+        os.makedirs(folder, exist_ok=True)
+        as_zip = os.path.join(folder, name[: -len(".whl")] + ".zip")
+        shutil.copyfile(local, as_zip)
+        sc.addPyFile(as_zip)
+        log.info("--py-files %s: on the executors' Python path as a .zip", name)
 
 
 def _driver_loads(spark: SparkSession, class_name: str) -> bool:
