@@ -39,3 +39,28 @@ def test_splink_similarity_udfs_work_under_spark_submit(tmp_path: Path) -> None:
     assert "JW=0.9611" in done.stdout
     assert "Unable to load custom Spark SQL functions" not in done.stderr
 
+
+
+def test_a_session_vista_starts_prints_no_java_warning(tmp_path: Path) -> None:
+    """The driver JVM vista launches reads vista's log4j2 file: no banner, no WARN lines."""
+    script = tmp_path / "session.py"
+    script.write_text(textwrap.dedent("""
+        from vista.config.models import SparkConfig
+        from vista.spark import build_session
+
+        spark = build_session(SparkConfig(app_name="quiet-check", master="local[1]",
+                                          driver_memory="512m"))
+        print("N=%d" % spark.range(3).count())
+        print(spark.sparkContext.getConf().get("spark.driver.extraJavaOptions"))
+    """), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SPARK_SUBMIT_OPTS", "SPARK_ENV_LOADED", "PYSPARK_GATEWAY_PORT")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "lib"), os.environ.get("PYTHONPATH", "")])
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "N=3" in done.stdout and "log4j2.properties" in done.stdout
+    java_lines = [line for line in done.stderr.splitlines()
+                  if " WARN " in line or "log4j profile" in line or "setLogLevel" in line
+                  or "default log level" in line]
+    assert java_lines == []

@@ -31,6 +31,28 @@ def _under_spark_submit() -> bool:
     )
 
 
+_LOG4J_OPTION = "-Dlog4j2.configurationFile="
+_DRIVER_JAVA_OPTIONS = "spark.driver.extraJavaOptions"
+
+
+def _java_logging(settings: dict[str, str]) -> dict[str, str]:
+    """Point the driver JVM vista launches at vista's log4j2 configuration.
+
+    It is read when the JVM starts, so its warnings about the machine (a loopback host
+    name, Hadoop's missing native library) and Spark's banner never reach the terminal;
+    the file is ``vista/resources/log4j2.properties``. A user's own
+    ``spark.driver.extraJavaOptions`` is kept, and one naming a log4j2 configuration wins.
+    Under spark-submit the JVM exists already and the cluster's configuration applies.
+    """
+    current = settings.get(_DRIVER_JAVA_OPTIONS, "")
+    if "log4j2.configurationFile" in current or "log4j.configurationFile" in current:
+        return {}
+    config = Path(__file__).resolve().parent / "resources" / "log4j2.properties"
+    if not config.is_file():  # a zipped package: Spark's defaults apply
+        return {}
+    return {_DRIVER_JAVA_OPTIONS: f"{current} {_LOG4J_OPTION}{config.as_uri()}".strip()}
+
+
 def _splink_jar() -> str | None:
     try:
         from splink.backends.spark import similarity_jar_location
@@ -105,7 +127,9 @@ def build_session(cfg: SparkConfig) -> SparkSession:
         if cfg.ivy_dir:
             settings["spark.jars.ivy"] = os.path.abspath(cfg.ivy_dir)
     settings.update({k: str(v) for k, v in cfg.conf.items()})
-    settings.update(_delta_settings({**launch, **settings}))
+    if not _under_spark_submit():
+        settings.update(_java_logging(settings))
+    settings.update(_delta_settings({**launch, **settings}))  # starts the JVM
     for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
