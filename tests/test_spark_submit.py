@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 SCRIPT = textwrap.dedent("""
@@ -41,6 +43,7 @@ def test_splink_similarity_udfs_work_under_spark_submit(tmp_path: Path) -> None:
 
 
 
+@pytest.mark.slow  # a JVM of its own
 def test_a_session_vista_starts_prints_no_java_warning(tmp_path: Path) -> None:
     """The driver JVM vista launches reads vista's log4j2 file: no banner, no WARN lines."""
     script = tmp_path / "session.py"
