@@ -1,5 +1,7 @@
 """A declared id the lake shows to be personal outweighs a replaced first name; a
-household landline does not join twins (identity.clustering.compatibility.trusted_ids)."""
+household landline does not join twins; where the records sharing such an id show first
+names and birth dates to be noise, those rules are relaxed
+(identity.clustering.compatibility.trusted_ids)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,13 @@ from pyspark.sql import functions as F
 from vista.identity.cluster import cluster_records
 from vista.identity.config import IdentityConfig
 from vista.identity.deterministic import deterministic_links
-from vista.identity.trusted_ids import id_kind_evidence, is_trusted, with_trusted_ids
+from vista.identity.trusted_ids import (
+    id_kind_evidence,
+    is_trusted,
+    lower_bound,
+    noisy_rules,
+    with_trusted_ids,
+)
 from vista.schemas import PERSON_RECORDS
 
 FIRST = ["lucas", "marta", "pablo", "irene", "diego", "nuria", "oscar", "elena", "hugo",
@@ -74,6 +82,9 @@ def test_a_shared_national_id_joins_a_replaced_first_name_and_twins_stay_apart(r
     assert comp.trusted_ids.kinds == ["national_id"]
     assert _cluster_of(clusters, "crm:0") == _cluster_of(clusters, "erp:0")
     assert _cluster_of(clusters, "crm:t1") != _cluster_of(clusters, "crm:t2")
+    # 1 replaced name in 11 pairs is no evidence of noise: the rules and vetoes hold
+    assert (comp.first_name.enabled, comp.birth_date.enabled) == (True, True)
+    assert cfg.linking.probabilistic.vetoes == IdentityConfig().linking.probabilistic.vetoes
 
 
 def test_without_a_trusted_kind_the_replaced_first_name_keeps_them_apart(records):
@@ -95,3 +106,49 @@ def test_a_kind_shared_by_different_people_is_not_trusted(spark, records):
     cfg = with_trusted_ids(IdentityConfig(), records.unionByName(family))
 
     assert cfg.clustering.compatibility.trusted_ids.kinds == []
+
+
+def test_a_rule_is_noise_only_when_many_pairs_of_one_person_break_it():
+    cfg = IdentityConfig()
+
+    # 10 % of 5,000 pairs disagree on first names: noise; 0.8 % on birth dates: a rule
+    assert noisy_rules({"ssn": (5000, 500, 40, 4)}, ["ssn"], cfg) == ["first_name"]
+    # 1 of 11 pairs (the replaced name above) is 9 %, but 11 pairs prove nothing
+    assert noisy_rules({"national_id": (11, 1, 0, 0)}, ["national_id"], cfg) == []
+    # the pairs of a kind that is not trusted are not one person's records
+    assert noisy_rules({"card": (5000, 900, 900, 400)}, [], cfg) == []
+    assert lower_bound(0, 100, 0.95) == 0.0
+    assert 0.09 < lower_bound(150, 1000, 0.95) < 0.15
+
+
+@pytest.fixture(scope="module")
+def noisy(spark):
+    # 30 people in two systems sharing a national id; the second system replaced the
+    # first name of 6 and mistyped the birth date of 5 (person 5: both)
+    rows = []
+    for i in range(30):
+        born = dt.date(1950 + i, 1 + i % 12, 1 + i % 28)
+        nid = {"national_id": f"{55500000 + i}"}
+        rows.append(_row(f"crm:{i:02d}", FIRST[i % len(FIRST)], f"apellido{i}", born, nid))
+        first = "carmen" if i <= 5 else FIRST[i % len(FIRST)]
+        other = born.replace(year=born.year - 20, month=1 + (born.month % 12)) \
+            if 5 <= i <= 9 else born
+        rows.append(_row(f"erp:{i:02d}", first, f"apellido{i}", other, nid))
+    return spark.createDataFrame(rows, PERSON_RECORDS).localCheckpoint()
+
+
+@pytest.mark.slow  # learns, links and clusters 60 records: 33 s at load 11
+def test_where_one_persons_records_disagree_often_the_rules_give_way(noisy):
+    cfg = with_trusted_ids(IdentityConfig(), noisy)
+    comp = cfg.clustering.compatibility
+
+    links = deterministic_links(noisy, cfg.linking, comp)
+    clusters, _ = cluster_records(noisy, links, cfg.clustering)
+
+    assert comp.trusted_ids.kinds == ["national_id"]
+    assert (comp.first_name.enabled, comp.birth_date.enabled) == (False, False)
+    assert cfg.linking.probabilistic.vetoes == []
+    # first name and birth date both differ, the national id is shared: one person
+    assert _cluster_of(clusters, "crm:05") == _cluster_of(clusters, "erp:05")
+    assert clusters.select("cluster_id").distinct().count() == 30  # one per person
+

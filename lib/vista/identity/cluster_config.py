@@ -143,6 +143,21 @@ class TrustedIdRule(Section):
 
     ``kinds``: null learns the trusted kinds from the lake on every run; a list fixes
     them (``[]``: none).
+
+    The same pairs say how reliable the first-name and birth-date rules are in this
+    lake: they are records of one person, so every disagreement among them is data
+    entry noise. A rule exists because one person's records almost never disagree on
+    its field; where the pairs sharing a trusted id disagree on it more often than
+    ``max_rule_noise`` (with ``rule_noise_confidence``: the one-sided Wilson lower
+    bound of the share, so a handful of pairs never decides), a disagreement no longer
+    tells two people apart and the rule is *noise* in this lake: it refuses no cluster
+    and no identifier, and the probabilistic veto on its column
+    (``identity.linking.probabilistic.vetoes``) is dropped, leaving the field to the
+    model's weights. 0.03 is where a disagreement weighs about -5 bits, the weakest
+    evidence still treated as a veto. The cost is stated plainly: in such a lake a
+    first name no longer keeps twins apart. A lake without shared declared ids gives no
+    evidence and keeps every rule. ``max_rule_noise: 1.0`` keeps the rules whatever the
+    lake shows.
     """
 
     enabled: bool = True
@@ -151,6 +166,8 @@ class TrustedIdRule(Section):
     max_conflict_share: float = Field(0.01, ge=0.0, le=1.0)
     max_conflict_lift: float = Field(2.0, ge=0.0)
     min_pairs: int = Field(10, ge=1)
+    max_rule_noise: float = Field(0.03, ge=0.0, le=1.0)
+    rule_noise_confidence: float = Field(0.95, gt=0.0, lt=1.0)
 
 
 class CompatibilityConfig(Section):

@@ -393,6 +393,9 @@ class ProbabilisticConfig(Section):
             ["substring_index(email_std, '@', 1)"],
             [f"right(phone_digits, {PHONE_SUFFIX_DIGITS})"],
             ["postal_code", "last_name_std"],
+            # both names replaced or mistyped: where and when the person was born still
+            # meet (Splink's own examples block on postcode and birth date)
+            ["postal_code", "birth_date"],
             ["address_std"],
             # names entered in the wrong fields, or split from a one-field full name
             [NAME_WORDS_KEY],
