@@ -47,3 +47,31 @@ def test_demo_falls_back_to_the_packaged_profile(tmp_path: Path,
     monkeypatch.delenv("VISTA_CONF", raising=False)
     assert resolve_conf(None, packaged=True) == str(packaged_profile())
     assert packaged_profile().parts[-3:] == ("resources", "conf", "local.yaml")
+
+
+def test_the_packaged_profile_loads_when_vista_is_imported_from_a_zip(tmp_path: Path) -> None:
+    """The wheel given to spark-submit --py-files is imported as a zip archive."""
+    import os
+    import subprocess
+    import sys
+    import zipfile
+
+    package = Path(__file__).resolve().parents[1] / "lib" / "vista"
+    archive = tmp_path / "vista.zip"
+    with zipfile.ZipFile(archive, "w") as zf:  # as the wheel holds it: conf/ is a link here
+        for folder, _, names in os.walk(package, followlinks=True):
+            for name in names:
+                path = Path(folder) / name
+                if "__pycache__" not in path.parts:
+                    zf.write(path, Path("vista") / path.relative_to(package))
+    script = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+              "import vista\n"
+              "from vista.config import load_config\n"
+              "from vista.config.profiles import packaged_profile\n"
+              "assert vista.__file__.startswith(sys.argv[1]), vista.__file__\n"
+              "cfg = load_config(packaged_profile())\n"
+              "print(len(cfg.ingest.sources), cfg.identity.linking.deterministic is not None)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(archive)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["10", "True"]

@@ -10,7 +10,9 @@ sample lake's source systems (``sources/sample.yaml``) and the cluster example
 from __future__ import annotations
 
 import shutil
+import tempfile
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from vista.errors import ConfigError, ConfigProblem
@@ -20,8 +22,33 @@ from vista.errors import ConfigError, ConfigProblem
 LOCAL_PROFILE = "conf/local.yaml"
 
 
+_EXTRACTED: list[Path] = []  # the shipped tree written out once per process (zipped vista)
+
+
 def _shipped_root() -> Path:
-    return Path(str(resources.files("vista") / "resources" / "conf"))
+    """The shipped ``conf/`` tree as a folder on disk.
+
+    Installed from a wheel it is a folder of the package. Imported from a zip (the wheel
+    given to ``spark-submit --py-files``) it is not a file path, and a profile's
+    ``include:`` needs one: the tree is then copied once into a temporary folder.
+    """
+    shipped = resources.files("vista") / "resources" / "conf"
+    if isinstance(shipped, Path):
+        return shipped
+    if not _EXTRACTED:
+        folder = Path(tempfile.mkdtemp(prefix="vista-conf-")) / "resources" / "conf"
+        _copy_tree(shipped, folder)
+        _EXTRACTED.append(folder)
+    return _EXTRACTED[0]
+
+
+def _copy_tree(source: Traversable, dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    for entry in source.iterdir():
+        if entry.is_dir():
+            _copy_tree(entry, dest / entry.name)
+        else:
+            (dest / entry.name).write_bytes(entry.read_bytes())
 
 
 def packaged_profile() -> Path:
