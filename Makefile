@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/vista demo
 
 # Two sessions: the suite on the delta-rs engine (no JVM Delta), then the tests marked
-# delta_spark (lake contract, cross-engine, the demo end to end) on delta-spark, with
+# delta_spark (lake contract, cross-engine, erasure) on delta-spark, with
 # Delta's JARs fetched from Maven Central into .vista/ivy by Spark itself.
 # Tests marked slow (incremental runs compared with full rebuilds, kill and resume,
 # forget-purge-reingest, whole lakes of unusual shape) are left to `make test-slow`,
