@@ -47,8 +47,9 @@ def maintain_tables(lake: Lake, config: LakeConfig, tables: Iterable[str]) -> li
                 min_files=config.compact_min_files))
         except LakeError as exc:  # one table that cannot be maintained stops no other
             log.warning("maintenance of %s skipped: %s", table, exc)
-    log.info("maintenance: %d table(s), %d compacted, files on disk %d -> %d, %s", len(out),
-             sum(m.compacted for m in out), sum(m.files_before for m in out),
+    log.info("maintenance: %d table(s), %d compacted, %d vacuumed, files on disk %d -> %d, %s",
+             len(out), sum(m.compacted for m in out), sum(m.vacuumed for m in out),
+             sum(m.files_before for m in out),
              sum(m.files_after for m in out),
              _outcome(sum(m.bytes_before - m.bytes_after for m in out),
                       config.vacuum_retention_hours))
@@ -143,7 +144,8 @@ def maintain_lake(spark: SparkSession, config: VistaConfig) -> str:
             lines.append(f"{m.table:<40} {m.files_before:>6} -> {m.files_after:<6} "
                          f"{human_bytes(m.bytes_before):>11} -> {human_bytes(m.bytes_after):<11}")
     lines.append(f"{len(done)} table(s) on the {lake.engine_name} engine, "
-                 f"{sum(m.compacted for m in done)} compacted: files on disk "
+                 f"{sum(m.compacted for m in done)} compacted, "
+                 f"{sum(m.vacuumed for m in done)} vacuumed: files on disk "
                  f"{sum(m.files_before for m in done)} -> {sum(m.files_after for m in done)}, "
                  + _outcome(sum(m.bytes_before - m.bytes_after for m in done),
                             config.lake.vacuum_retention_hours))

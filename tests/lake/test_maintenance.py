@@ -39,3 +39,54 @@ def test_compaction_then_vacuum_keeps_rows_and_the_retention_window(lake, spark)
     lake.vacuum(t, retention_hours=0)
     assert _parquet(lake, t) == 1  # the compacted file is all that is left
     assert_df_equality(lake.read(t), everything, ignore_row_order=True, ignore_nullable=True)
+
+
+def _names(dt) -> list[str]:
+    return sorted(Path(uri).name for uri in dt.file_uris())
+
+
+def _aged(table: Path, version: int, hours: float, files: list[str]) -> None:
+    """Make ``version``'s removes and ``files`` look ``hours`` old (as if written then)."""
+    import json
+    import os
+    import time
+
+    then = time.time() - hours * 3600
+    commit = table / "_delta_log" / f"{version:020d}.json"
+    actions = [json.loads(line) for line in commit.read_text().splitlines() if line.strip()]
+    for action in actions:
+        if "remove" in action:
+            action["remove"]["deletionTimestamp"] = int(then * 1000)
+    commit.write_text("".join(json.dumps(a) + "\n" for a in actions))
+    for name in files:
+        os.utime(table / name, (then, then))
+
+
+def test_vacuum_runs_only_when_a_file_is_past_the_retention(lake, spark, tmp_path: Path):
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
+
+    # Written outside the lake, so no engine has read (or cached) a log edited below.
+    fresh, old = tmp_path / "fresh", tmp_path / "old"
+    for table in (fresh, old):
+        write_deltalake(str(table), pa.table({"id": [1, 2]}))
+        write_deltalake(str(table), pa.table({"id": [3]}), mode="overwrite")
+
+    kept = lake.maintain(str(fresh), retention_hours=24, min_files=8)
+    assert (kept.vacuumed, kept.files_after) == (False, kept.files_before)
+    assert not (fresh / "_delta_log" / "_last_vacuum_info").exists()  # VACUUM never started
+
+    first, second = (_names(DeltaTable(str(old), version=v)) for v in (0, 1))
+    _aged(old, 1, hours=48, files=first + second)  # v0's files were replaced two days ago
+    write_deltalake(str(old), pa.table({"id": [4]}), mode="overwrite")  # v1's files: now
+    third = _names(DeltaTable(str(old)))
+
+    done = lake.maintain(str(old), retention_hours=24, min_files=8)
+    assert done.vacuumed
+    left = sorted(p.name for p in old.glob("*.parquet"))
+    assert left == sorted(second + third)  # replaced two days ago: gone; today: kept
+    ids = T.StructType([T.StructField("id", T.LongType())])
+    assert_df_equality(lake.read(str(old), version=1), spark.createDataFrame([(3,)], ids),
+                       ignore_nullable=True)  # time travel inside the retention
+    if lake.engine_name == "delta-spark":
+        assert (old / "_delta_log" / "_last_vacuum_info").exists()

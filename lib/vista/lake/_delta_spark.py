@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 _USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 _RETENTION_CHECK_CONF = "spark.databricks.delta.retentionDurationCheck.enabled"
 _VACUUM_LOGGING_CONF = "spark.databricks.delta.vacuum.logging.enabled"
+_LISTING_CONF = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
 # operationMetrics key holding the rows in the files a commit added, per operation.
 _ROWS_METRIC = {"WRITE": "numOutputRows", "CREATE TABLE AS SELECT": "numOutputRows",
                 "REPLACE TABLE AS SELECT": "numOutputRows", "MERGE": "numOutputRows",
@@ -97,13 +98,31 @@ class DeltaSparkEngine:
         return out
 
     def vacuum(self, name: str, path: str, retention_hours: int) -> list[str]:
+        """Delta's VACUUM, run only when the table has files past the retention to delete.
+
+        Returns:
+            The files the log-only dry run found (those VACUUM then deleted); empty when
+            there was nothing to delete and VACUUM was not run.
+        """
         self._require(name, path)
+        doomed = _vacuum_candidates(path, retention_hours)
+        if doomed is not None and not doomed:
+            log.debug("vacuum of %s skipped: no file past the retention", name)
+            return []
         # Without logging, VACUUM adds no START/END commits: the table's version stays
-        # what the run's manifest recorded, as with the delta-rs engine.
+        # what the run's manifest recorded, as with the delta-rs engine. Its listing and
+        # deletes run with spark.sql.sources.parallelPartitionDiscovery.parallelism tasks
+        # (10,000 unless set: about 30 s for a table of three files); the cluster's cores
+        # are enough, and a lower setting of the user's is kept.
         with _session_conf(self.spark, {_RETENTION_CHECK_CONF: "false",
-                                        _VACUUM_LOGGING_CONF: "false"}):
+                                        _VACUUM_LOGGING_CONF: "false",
+                                        _LISTING_CONF: str(self._listing_parallelism())}):
             self._table(path).vacuum(float(retention_hours))
-        return []
+        return doomed or []
+
+    def _listing_parallelism(self) -> int:
+        current = int(self.spark.conf.get(_LISTING_CONF, "10000") or 10000)
+        return max(1, min(current, self.spark.sparkContext.defaultParallelism))
 
     def compact(self, name: str, path: str, target_bytes: int, min_files: int) -> Outcome:
         """Delta's OPTIMIZE (bin-packing) on partitions with ``min_files`` small files."""
@@ -207,3 +226,22 @@ def _has_small_files(path: str, target_bytes: int, min_files: int) -> bool:
         if size < target_bytes:
             counts[key] = counts.get(key, 0) + 1
     return any(n >= min_files for n in counts.values())
+
+
+def _vacuum_candidates(path: str, retention_hours: int) -> list[str] | None:
+    """The files VACUUM with ``retention_hours`` would delete, from a delta-rs dry run.
+
+    The dry run reads only the Delta log and lists the table's folder (through the
+    object store, so any lake URI works): files no version within the retention needs,
+    including those of writes that never committed, as Delta's VACUUM decides. ``None``
+    when delta-rs cannot plan it (a table feature it does not know): VACUUM then runs.
+    """
+    from deltalake import DeltaTable as RsTable
+
+    try:
+        return list(RsTable(resolve(path).object_store).vacuum(
+            retention_hours=retention_hours, dry_run=True, enforce_retention_duration=False,
+            full=True))
+    except Exception as exc:  # noqa: BLE001 - any failure only means "run VACUUM"
+        log.debug("vacuum dry run of %s failed (%s); VACUUM runs", path, type(exc).__name__)
+        return None

@@ -59,6 +59,8 @@ class Maintenance:
     Attributes:
         table: Logical table name or path.
         compacted: Whether small files were rewritten.
+        vacuumed: Whether files past the retention were deleted; a table with none is
+            not vacuumed at all (on delta-spark, VACUUM's Spark jobs are not started).
         files_before: Files under the table's folder before.
         bytes_before: Their bytes.
         files_after: Files after compaction and vacuum.
@@ -67,6 +69,7 @@ class Maintenance:
 
     table: str
     compacted: bool
+    vacuumed: bool
     files_before: int
     bytes_before: int
     files_after: int
@@ -193,8 +196,10 @@ class Lake:
 
     def vacuum(self, table: str, retention_hours: int) -> list[str]:
         """Delete files no version within ``retention_hours`` needs, including files of
-        writes that never committed. Returns the deleted files (delta-rs engine; the
-        delta-spark engine returns an empty list, use :meth:`maintain` for figures)."""
+        writes that never committed. Returns the deleted files; empty when there were
+        none, and then nothing is started (the delta-spark engine plans it from the log
+        with a delta-rs dry run first: VACUUM's Spark jobs cost seconds even on a table
+        with nothing to delete)."""
         if retention_hours < 0:
             raise LakeError(f"retention_hours must be >= 0; got {retention_hours}.")
         removed = self._engine.vacuum(table, self.path(table), retention_hours)
@@ -236,9 +241,10 @@ class Lake:
 
         before = usage(self.path(table))
         compacted = self.compact(table, target_file_bytes, min_files)
-        self.vacuum(table, retention_hours)
+        removed = self.vacuum(table, retention_hours)
         after = usage(self.path(table))
-        return Maintenance(table=table, compacted=not compacted.skipped, files_before=before.files,
+        return Maintenance(table=table, compacted=not compacted.skipped, vacuumed=bool(removed),
+                           files_before=before.files,
                            bytes_before=before.bytes, files_after=after.files,
                            bytes_after=after.bytes)
 
