@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 _DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 _DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 _SNAPSHOT_PARTITIONS = "spark.databricks.delta.snapshotPartitions"
+_DELTA_SNAPSHOT_PARTITIONS = 50  # Delta's own default
 
 
 def _under_spark_submit() -> bool:
@@ -258,8 +259,11 @@ def _delta_settings(settings: dict[str, str]) -> dict[str, str]:
         out["spark.sql.catalog.spark_catalog"] = _DELTA_CATALOG
     if _SNAPSHOT_PARTITIONS not in settings and "spark.sql.shuffle.partitions" in settings:
         # Delta replays its log in 50 partitions by default: 50 tasks per table read, even
-        # for a table of a few files. The session's shuffle width fits the cluster.
-        out[_SNAPSHOT_PARTITIONS] = settings["spark.sql.shuffle.partitions"]
+        # for a table of a few files. A narrower session (local mode) replays in its
+        # shuffle width; a wider one keeps Delta's 50, since a log does not grow with the
+        # data's shuffles (400 made each VACUUM and OPTIMIZE of a tiny table take 30-40 s).
+        out[_SNAPSHOT_PARTITIONS] = str(min(int(settings["spark.sql.shuffle.partitions"]),
+                                            _DELTA_SNAPSHOT_PARTITIONS))
     log.info("Delta JVM classes found: session gets Delta's extension and catalog")
     return out
 
