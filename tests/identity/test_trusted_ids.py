@@ -72,12 +72,17 @@ def test_conflicts_at_the_rate_of_independent_typos_are_trusted():
     assert not is_trusted((9, 1, 0, 0), cfg)      # too few pairs to tell
 
 
-def test_a_shared_national_id_joins_a_replaced_first_name_and_twins_stay_apart(records):
+def _resolved(records):
+    """The defaults with the trusted ids learned on ``records``, and its clusters."""
     cfg = with_trusted_ids(IdentityConfig(), records)
-    comp = cfg.clustering.compatibility
-
-    links = deterministic_links(records, cfg.linking, comp)
+    links = deterministic_links(records, cfg.linking, cfg.clustering.compatibility)
     clusters, _ = cluster_records(records, links, cfg.clustering)
+    return cfg, clusters
+
+
+def test_a_shared_national_id_joins_a_replaced_first_name_and_twins_stay_apart(records):
+    cfg, clusters = _resolved(records)
+    comp = cfg.clustering.compatibility
 
     assert comp.trusted_ids.kinds == ["national_id"]
     assert _cluster_of(clusters, "crm:0") == _cluster_of(clusters, "erp:0")
@@ -139,11 +144,8 @@ def noisy(spark):
 
 @pytest.mark.slow  # learns, links and clusters 60 records: 33 s at load 11
 def test_where_one_persons_records_disagree_often_the_rules_give_way(noisy):
-    cfg = with_trusted_ids(IdentityConfig(), noisy)
+    cfg, clusters = _resolved(noisy)
     comp = cfg.clustering.compatibility
-
-    links = deterministic_links(noisy, cfg.linking, comp)
-    clusters, _ = cluster_records(noisy, links, cfg.clustering)
 
     assert comp.trusted_ids.kinds == ["national_id"]
     assert (comp.first_name.enabled, comp.birth_date.enabled) == (False, False)

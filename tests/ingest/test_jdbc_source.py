@@ -10,11 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import re
 from pathlib import Path
 
 import pytest
-from faker import Faker
 from ingest_helpers import assert_rows, make_ctx
 from pyspark.sql import functions as F
 
@@ -128,15 +126,6 @@ def crm(spark, tmp_path: Path):
         db.execute(sql)
     yield db
     db.close()
-
-
-@pytest.fixture()
-def surnames() -> list[str]:
-    """Generated surnames (plain letters, so their standard form is just lower case)."""
-    fake = Faker("en_US")
-    fake.seed_instance(4)
-    names = [n for n in (fake.unique.last_name() for _ in range(30)) if re.fullmatch(r"[A-Za-z]+", n)]
-    return names[:4]
 
 
 def _config(inputs: Path, db: Derby, driver: str = DRIVER) -> IngestConfig:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import secrets
 import shutil
 import socket
@@ -29,7 +28,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from faker import Faker
 from ingest_helpers import assert_rows
 from pyspark.sql import functions as F
 
@@ -176,15 +174,6 @@ def _schema_sql(s1: str, s2: str, s3: str) -> str:
             (2, 'Begoña', '{s2}', NULL, '+34 699 000 111', '{T2}'),
             (NULL, 'Luis', '{s3}', 'luis@example.com', NULL, '{T3}');
     """)
-
-
-@pytest.fixture()
-def surnames() -> list[str]:
-    """Generated surnames (plain letters, so their standard form is just lower case)."""
-    fake = Faker("en_US")
-    fake.seed_instance(11)
-    names = [n for n in (fake.unique.last_name() for _ in range(30)) if re.fullmatch(r"[A-Za-z]+", n)]
-    return names[:4]
 
 
 def _bronze(lake: Lake):
