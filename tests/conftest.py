@@ -64,6 +64,25 @@ def spark(scratch_dir: Path):
     session.stop()
 
 
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """vista's wheel, built as ``make wheel`` builds it, from a copy of the sources."""
+    import subprocess
+    import sys
+
+    src = tmp_path_factory.mktemp("src")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    shutil.copytree(REPO / "lib", src / "lib",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    dist = tmp_path_factory.mktemp("dist")
+    done = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(dist),
+                           str(src)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    (wheel,) = dist.glob("vista-*.whl")
+    return wheel
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _release_cached_frames() -> Iterator[None]:
     """Drop every cached frame after each test module: the one JVM serves the whole suite."""

@@ -28,6 +28,26 @@ def test_checkpoints_of_the_application_and_empty_leftovers_are_removed(spark, t
         sc.setCheckpointDir(before.rstrip("/").rsplit("/", 1)[0] if before else str(tmp_path))
 
 
+def test_the_folder_a_run_started_in_goes_too_when_a_stage_moved_the_session(spark, tmp_path):
+    """Identity's lineage breaks set a checkpoint folder and then the base again: the
+    session then checkpoints into a new folder, and the first still holds what went there."""
+    from vista.housekeeping import clean_checkpoints
+
+    sc = spark.sparkContext
+    before = sc.getCheckpointDir()
+    df = spark.createDataFrame([(1,), (2,)], T.StructType([T.StructField("n", T.LongType())]))
+    try:
+        sc.setCheckpointDir(str(tmp_path / "ck"))
+        started_in = sc.getCheckpointDir()
+        assert df.checkpoint(eager=True).count() == 2
+        sc.setCheckpointDir(str(tmp_path / "ck"))  # what LineageBreaks.close does
+        assert df.checkpoint(eager=True).count() == 2
+        assert clean_checkpoints(spark, started_in) > 0
+        assert sorted((tmp_path / "ck").rglob("*")) == []
+    finally:
+        sc.setCheckpointDir(before.rstrip("/").rsplit("/", 1)[0] if before else str(tmp_path))
+
+
 def test_human_bytes():
     from vista.housekeeping import human_bytes
 

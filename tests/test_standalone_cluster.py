@@ -17,9 +17,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -30,18 +27,13 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
+from local_servers import free_port, stop_process_group
 from vista.lake import Lake
 
 pytestmark = pytest.mark.slow  # a cluster of three JVMs and a three-stage run
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ["ingest", "identity", "profile"]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _spark_home() -> Path:
@@ -58,22 +50,6 @@ def _readme_submit_line() -> list[str]:
     block = block[:block.index("```")]
     command = block[block.index("spark-submit"):].replace("\\\n", " ")
     return shlex.split(command)
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``python -m build --wheel`` (what ``make wheel`` runs) on a copy of the sources."""
-    src = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(REPO / name, src / name)
-    shutil.copytree(REPO / "lib", src / "lib",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    dist = tmp_path_factory.mktemp("dist")
-    done = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(dist),
-                           str(src)], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    (built,) = dist.glob("vista-*.whl")
-    return built
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +78,7 @@ class Standalone:
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"spark://127.0.0.1:{self.port}"
         self.work = home / "work"
         self.procs: list[subprocess.Popen] = []
@@ -123,22 +99,16 @@ class Standalone:
 
     def start(self) -> None:
         self._launch("master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                     "--port", str(self.port), "--webui-port", str(_free_port()),
+                     "--port", str(self.port), "--webui-port", str(free_port()),
                      ready="I have been elected leader")
         self._launch("worker", "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
                      "--cores", "2", "--memory", "1536m", "--work-dir", str(self.work),
-                     "--webui-port", str(_free_port()), self.url,
+                     "--webui-port", str(free_port()), self.url,
                      ready="Successfully registered with master")
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=30)
+            stop_process_group(proc)
 
 
 @pytest.fixture(scope="module")
@@ -186,10 +156,10 @@ def _submit(cluster: Standalone, python: Path, wheel: Path, conf: Path) -> subpr
 
 
 def test_pipeline_runs_on_a_standalone_cluster_from_the_wheel(
-        spark, cluster: Standalone, cluster_python: Path, wheel: Path,
+        spark, cluster: Standalone, cluster_python: Path, built_wheel: Path,
         tmp_path: Path) -> None:
     conf = _config(tmp_path)
-    done = _submit(cluster, cluster_python, wheel, conf)
+    done = _submit(cluster, cluster_python, built_wheel, conf)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
     assert "Connected to Spark cluster with app ID" in done.stderr
 

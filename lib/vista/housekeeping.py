@@ -66,20 +66,30 @@ def _outcome(freed: int, retention_hours: float) -> str:
             f"the vacuum retention ({retention_hours:g} h)")
 
 
-def clean_checkpoints(spark: SparkSession) -> int:
+def clean_checkpoints(spark: SparkSession, started_in: str | None = None) -> int:
     """Remove what this Spark application checkpointed; returns the bytes removed.
 
     Spark keeps an application's reliable checkpoints in a folder of its own under
     ``spark.checkpoint_dir``; once a run has finished nothing reads them again. Other
     applications' folders (a run going on next to this one) are left alone.
+
+    Args:
+        spark: The session.
+        started_in: The session's checkpoint folder when the run started, removed too: each
+            ``setCheckpointDir`` (identity's lineage breaks set one and then the base
+            again) gives the session a new folder, and what was checkpointed in the old
+            one before is still there.
     """
-    from vista.lake import list_dirs, remove, resolve_location, usage
+    from vista.lake import Usage, list_dirs, remove, resolve_location, usage
 
     current = spark.sparkContext.getCheckpointDir()
     if not current:
         return 0
-    used = usage(current)
-    remove(current)
+    folders = list(dict.fromkeys(f for f in (started_in, current) if f))
+    sizes = [usage(f) for f in folders]
+    used = Usage(sum(u.files for u in sizes), sum(u.bytes for u in sizes))
+    for folder in folders:
+        remove(folder)
     # Each setCheckpointDir (the session's, and each run's lineage breaks) leaves a
     # folder of its own; the empty ones are of no use to anyone.
     for folder in list_dirs(resolve_location(current.rstrip("/").rsplit("/", 1)[0])):
@@ -114,7 +124,7 @@ def after_run(ctx: RunContext) -> None:
         if ctx.config.lake.maintain_after_run:
             tables = [t["table"] for t in ctx.manifest.tables if t.get("table")]
             done = maintain_tables(ctx.lake, ctx.config.lake, tables)
-        freed = clean_checkpoints(ctx.spark)
+        freed = clean_checkpoints(ctx.spark, ctx.checkpoint_dir)
     except Exception as exc:  # the run succeeded; tidying up must not turn it into a failure
         log.warning("housekeeping after run %s stopped: %s: %s (vista maintain retries it)",
                     ctx.run_id, type(exc).__name__, str(exc).splitlines()[0][:300])

@@ -94,7 +94,8 @@ def run_pipeline(
     manifest = RunManifest(run_id=new_run_id(), config_file=config_file, engine=lake.engine_name)
     lake.add_commit_listener(manifest.record_table)
     ctx = RunContext(spark=spark, config=config, lake=lake, manifest=manifest,
-                     run_id=manifest.run_id, options=dict(options or {}))
+                     run_id=manifest.run_id, options=dict(options or {}),
+                     checkpoint_dir=spark.sparkContext.getCheckpointDir())
     log.info("run %s: stages %s on the %s engine", manifest.run_id, ", ".join(names),
              lake.engine_name)
     try:

@@ -24,6 +24,8 @@ class RunContext:
         manifest: The run manifest; table writes are recorded automatically.
         run_id: This run's id.
         options: Per-run switches from the command line (``full``, ``retrain``, ...).
+        checkpoint_dir: The session's checkpoint folder when the run started (a stage may
+            move the session to another one; both are removed after the run).
     """
 
     spark: SparkSession
@@ -32,6 +34,7 @@ class RunContext:
     manifest: RunManifest
     run_id: str
     options: dict[str, Any] = field(default_factory=dict)
+    checkpoint_dir: str | None = None
 
     def manifest_dir(self) -> str:
         return manifest_dir(self.config)

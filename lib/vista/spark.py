@@ -104,6 +104,8 @@ def build_session(cfg: SparkConfig) -> SparkSession:
     """
     from pyspark.sql import SparkSession
 
+    from vista.lake import s3a_endpoint_settings
+
     builder = SparkSession.builder.appName(cfg.app_name)
     launch: dict[str, str] = {"spark.app.name": cfg.app_name}
     if not _under_spark_submit():
@@ -128,6 +130,8 @@ def build_session(cfg: SparkConfig) -> SparkSession:
         if cfg.ivy_dir:
             settings["spark.jars.ivy"] = os.path.abspath(cfg.ivy_dir)
     settings.update({k: str(v) for k, v in cfg.conf.items()})
+    # An S3-compatible server named in the environment (AWS_ENDPOINT_URL) reaches s3a too.
+    settings.update(s3a_endpoint_settings(settings, os.environ))
     if not _under_spark_submit():
         settings.update(_java_logging(settings))
     settings.update(_delta_settings({**launch, **settings}))  # starts the JVM

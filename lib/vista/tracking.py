@@ -17,7 +17,7 @@ import io
 import logging
 import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,25 @@ _SETTINGS_ARTIFACT = "identity_model.json"
 
 class TrackingError(VistaError):
     """MLflow could not be reached or a registered model is missing."""
+
+
+@contextmanager
+def registry_notices_to_log() -> Iterator[None]:
+    """Route what MLflow prints to stderr while registering a model to vista's debug log.
+
+    MLflow's registry prints notices such as "Successfully registered model ..." straight
+    to stderr, whatever ``MLFLOW_LOGGING_LEVEL`` says; a normal run shows vista's own
+    "... registered as NAME version N" line instead, and ``--verbose`` shows MLflow's.
+    Exceptions pass through unchanged.
+    """
+    buffer = io.StringIO()
+    try:
+        with redirect_stderr(buffer):
+            yield
+    finally:
+        for line in buffer.getvalue().splitlines():
+            if line.strip():
+                log.debug("mlflow: %s", line.strip())
 
 
 def _local_sqlite_path(uri: str) -> Path | None:
@@ -213,12 +232,13 @@ def log_identity_model(
         mlflow.log_text(_m_u_csv(model), "identity/m_u_parameters.csv")
         for name, chart in (charts or {}).items():
             _log_chart(chart, name, out)
-        info = mlflow.pyfunc.log_model(
-            name="identity_model", python_model=_pyfunc_class()(),
-            artifacts={"settings": str(settings_path)},
-            pip_requirements=["splink==5.0.0", "mlflow==3.17.2"],
-            registered_model_name=registered_name,
-        )
+        with registry_notices_to_log():
+            info = mlflow.pyfunc.log_model(
+                name="identity_model", python_model=_pyfunc_class()(),
+                artifacts={"settings": str(settings_path)},
+                pip_requirements=["splink==5.0.0", "mlflow==3.17.2"],
+                registered_model_name=registered_name,
+            )
     if registered_name is None:
         return None
     version = str(info.registered_model_version)

@@ -57,6 +57,8 @@ def test_changes_only_export_state_consent_and_failure(spark, tmp_path):
            [("u1", "champions"), ("u2", "loyal"), ("u3", "loyal")])
 
     first = export_destination(lake, cfg, crm, "run1")
+    # The manifest names the folder under the exports root, not the machine's path.
+    assert (first.metrics()["folder"], "path" in first.metrics()) == ("crm/run1", False)
     # u3's consent is unknown: withheld; u4 has no CRM id: not reachable in the CRM.
     assert (first.added, first.changed, first.removed, first.withheld) == (3, 0, 0, 1)
     assert_df_equality(
@@ -126,3 +128,30 @@ def test_pseudonymised_view_replaces_identifiers_with_keyed_hashes(spark, tmp_pa
         spark.createDataFrame([(keyed("u1"), keyed("a@x.com"), "gold")],
                               "uid string, email string, value_tier string"),
         ignore_nullable=True)
+
+
+def test_diff_kinds_and_withheld_customers(spark):
+    from vista.activation.exports import _counts, diff
+
+    current = spark.createDataFrame([
+        ("k1", "u1", True, "f1", "gold"),     # in the state, same values
+        ("k2", "u2", True, "f2new", "gold"),  # in the state, new values
+        ("k3", "u3", False, "f3", "gold"),    # in the state, consent withdrawn
+        ("k4", "u4", False, "f4", "gold"),    # never consented
+        ("k5", "u5", True, "f5", "gold"),     # new
+    ], "__key string, uid string, __allowed boolean, __fingerprint string, tier string")
+    previous = spark.createDataFrame([
+        ("k1", "f1", "u1"), ("k2", "f2", "u2"), ("k3", "f3", "u3old"),
+        ("k6", "f6", "u6"),                   # erased since: gone from the view
+    ], "__key string, __prev_fingerprint string, __prev_uid string")
+    delta = diff(current, previous)
+    assert_df_equality(
+        delta.select("__key", "uid", "tier", "change"),
+        spark.createDataFrame([
+            ("k1", "u1", "gold", "same"), ("k2", "u2", "gold", "change"),
+            ("k3", "u3old", None, "remove"), ("k4", "u4", "gold", "withheld"),
+            ("k5", "u5", "gold", "add"), ("k6", "u6", None, "remove"),
+        ], "__key string, uid string, tier string, change string"),
+        ignore_row_order=True, ignore_nullable=True)
+    # Withheld: u3 and u4, the current rows without consent; u6 is gone, not withheld.
+    assert _counts(delta) == {"add": 1, "change": 1, "same": 1, "remove": 2, "withheld": 2}

@@ -18,7 +18,6 @@ import datetime as dt
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import yaml
 from ingest_helpers import assert_rows
 from pyspark.sql import functions as F
 
+from local_servers import free_port
 from vista.lake import Lake
 
 pytestmark = pytest.mark.slow  # two `vista run` JVMs, a JDBC driver from Maven Central
@@ -51,12 +51,6 @@ def _postgres_bin() -> Path | None:
     return installed[-1].parent if installed else None
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Postgres:
     """A PostgreSQL server of its own in a temp folder, reachable on 127.0.0.1 only.
 
@@ -67,7 +61,7 @@ class Postgres:
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
         self.home = Path(tempfile.mkdtemp(prefix="vista-pg-"))
-        self.port = _free_port()
+        self.port = free_port()
         self.as_server_user: list[str] = []
         if os.geteuid() == 0:
             shutil.chown(self.home, user="postgres")

@@ -18,6 +18,7 @@ import logging
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from vista.activation import files, ledger
 from vista.activation import identifiers as ident
@@ -48,10 +49,23 @@ def person_keys(spark: SparkSession, dest: DestinationConfig, person: Person) ->
     return sorted({r[0] for r in df.select(key).collect() if r[0]})
 
 
-def _read(spark: SparkSession, fmt: str, path: str) -> DataFrame:
+_LINE = "__line"  # a JSON-lines export is rewritten line by line, as text
+
+
+def _read(spark: SparkSession, fmt: str, path: str, column: str) -> DataFrame:
+    """The folder's rows; JSON lines as the line text and its ``column`` value.
+
+    Lines are kept as text: read as JSON, Spark would write them back with the fields in
+    alphabetical order and their types inferred again (a decimal as a double); copied as
+    text, every kept line is byte for byte what the export wrote.
+    """
     if fmt == "csv":
         return spark.read.option("header", "true").csv(path)
-    return spark.read.parquet(path) if fmt == "parquet" else spark.read.json(path)
+    if fmt == "parquet":
+        return spark.read.parquet(path)
+    key = F.from_json(_LINE, T.StructType([T.StructField(column, T.StringType())]))
+    return (spark.read.text(path).withColumnRenamed("value", _LINE)
+            .withColumn(column, key.getField(column)))
 
 
 def _write(df: DataFrame, fmt: str, path: str) -> None:
@@ -61,23 +75,36 @@ def _write(df: DataFrame, fmt: str, path: str) -> None:
     elif fmt == "parquet":
         writer.parquet(path)
     else:
-        writer.json(path)
+        df.select(_LINE).coalesce(1).write.mode("errorifexists").text(path)
+        # Spark names text files .txt; the export's own were .json.
+        for name in files.children(df.sparkSession, path, dirs_only=False):
+            if name.endswith(".txt"):
+                files.rename(df.sparkSession, name, name[:-len(".txt")] + ".json")
 
 
-def _targets(lake: Lake, cfg: ActivationConfig) -> dict[str, DestinationConfig]:
-    """Every export folder to search, with the destination spec its keys were made with.
+def _targets(lake: Lake, cfg: ActivationConfig) -> list[tuple[str, DestinationConfig]]:
+    """Every export folder to search, with each destination spec its keys may have been
+    made with.
 
-    The ledger's folders first (the spec they were written with, wherever today's
+    The ledger's folders first (the specs they were written with, wherever today's
     configuration points), then any other folder under each configured destination's
     path (exports from before the ledger, or put there by hand).
     """
-    targets: dict[str, DestinationConfig] = {}
+    targets: dict[tuple[str, str], tuple[str, DestinationConfig]] = {}
+
+    def add(folder: str, dest: DestinationConfig) -> None:
+        spec = dest.model_dump_json(include={"format", "identifier", "normalisation"})
+        targets.setdefault((folder, spec), (folder, dest))
+
     for entry in ledger.export_folders(lake):
-        targets.setdefault(entry.folder, entry.destination)
+        add(entry.folder, entry.destination)
+    listed = {folder for folder, _ in targets}
     for dest in cfg.destinations:
         for folder in files.children(lake.spark, destination_path(cfg, dest, lake.root)):
-            targets.setdefault(files.qualify(lake.spark, folder), dest)
-    return {f: d for f, d in targets.items() if not f.endswith(".erasing")}
+            folder = files.qualify(lake.spark, folder)
+            if folder not in listed:
+                add(folder, dest)
+    return [t for t in targets.values() if not t[0].endswith(".erasing")]
 
 
 def erase_folder(spark: SparkSession, folder: str, dest: DestinationConfig,
@@ -93,7 +120,7 @@ def erase_folder(spark: SparkSession, folder: str, dest: DestinationConfig,
     # Keys are compared as digests: a printed query plan holds no address of the person.
     digests = [hashlib.sha256(k.encode("utf-8")).hexdigest() for k in keys]
     try:
-        df = _read(spark, dest.format, folder)
+        df = _read(spark, dest.format, folder, column)
     except AnalysisException:  # an export of no rows has no file to infer a schema from
         return False
     if not df.columns:  # a JSON-lines export of no rows
@@ -158,7 +185,7 @@ def erase_exports(lake: Lake, cfg: ActivationConfig, person: Person) -> int:
         by_destination.setdefault(dest.name, set()).update(keys[spec])
         return keys[spec]
 
-    for folder, dest in _targets(lake, cfg).items():
+    for folder, dest in _targets(lake, cfg):
         if erase_folder(lake.spark, folder, dest, keys_of(dest)):
             rewritten[dest.name] = rewritten.get(dest.name, 0) + 1
     for dest in cfg.destinations:

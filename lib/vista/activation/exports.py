@@ -3,11 +3,12 @@
 The state table (``activation.state_table``) holds, per destination and key, the
 fingerprint of what the last *successful* export sent. An export:
 
-1. builds the rows the destination should hold now (:mod:`vista.activation.rows`) and
-   drops those without consent to its purpose;
+1. builds the rows the destination should hold now (:mod:`vista.activation.rows`), each
+   flagged with consent to its purpose;
 2. compares them with the state by a full outer join on the key: a key only now is an
-   ``add``, a key only in the state a ``remove`` (consent withdrawn, customer erased or
-   merged, left a segment filter), a different fingerprint a ``change``;
+   ``add`` (``withheld`` without consent), a key in the state that is gone or without
+   consent a ``remove`` (consent withdrawn, customer erased or merged, left a segment
+   filter), a different fingerprint a ``change``;
 3. records the folder in the export ledger (:mod:`vista.activation.ledger`), then writes
    the files (``full``: every row; ``changes``: adds and changes with their values,
    removals as the key alone) into a new folder ``<path>/<export id>``;
@@ -45,7 +46,7 @@ from vista.lake import Lake
 log = logging.getLogger(__name__)
 
 CHANGE = "change"  # add | change | remove | same: the column in changes-only files
-_PREV, _PREV_UID = "__prev_fingerprint", "__prev_uid"
+_PREV, _PREV_UID, _NOW_UID = "__prev_fingerprint", "__prev_uid", "__uid_now"
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class ExportResult:
         mode: ``full`` or ``changes``.
         export_id: The folder name of this export (the run id).
         path: Folder written (``None`` on a dry run or when nothing was written).
+        folder: The same folder as the manifest records it: relative to the exports root
+            (``crm/<export id>``), or as configured when the destination's ``path`` is
+            absolute. A manifest then names no machine's folders.
         exported: Rows written to the file (removals included).
         added: Keys new since the last successful export.
         changed: Keys whose values changed.
@@ -77,20 +81,33 @@ class ExportResult:
     unchanged: int
     withheld: int
     dry_run: bool = False
+    folder: str | None = None
 
     def metrics(self) -> dict[str, int | str | None]:
-        """The manifest entry (counts and where the files went)."""
-        return {k: v for k, v in asdict(self).items() if k != "destination"}
+        """The manifest entry (counts and where the files went, as ``folder``)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("destination", "path")}
+
+
+def _is_absolute(path: str) -> bool:
+    return "://" in path or path.startswith(("/", "file:"))
 
 
 def destination_path(cfg: ActivationConfig, dest: DestinationConfig, lake_root: str) -> str:
     """The destination's export folder: ``path`` when absolute, else under
     ``exports_root`` (default ``<lake root>/_exports``)."""
     path = dest.path or dest.name
-    if "://" in path or path.startswith("/") or path.startswith("file:"):
+    if _is_absolute(path):
         return path.rstrip("/")
     root = cfg.exports_root or f"{lake_root.rstrip('/')}/_exports"
     return f"{root.rstrip('/')}/{path.strip('/')}"
+
+
+def manifest_folder(dest: DestinationConfig, export_id: str) -> str:
+    """An export's folder as manifests record it (see :attr:`ExportResult.folder`)."""
+    path = dest.path or dest.name
+    if _is_absolute(path):
+        return f"{path.rstrip('/')}/{export_id}"
+    return f"{path.strip('/')}/{export_id}"
 
 
 def _state(lake: Lake, cfg: ActivationConfig, dest: DestinationConfig) -> DataFrame | None:
@@ -105,23 +122,47 @@ def diff(current: DataFrame, previous: DataFrame | None) -> DataFrame:
     """Every key of ``current`` and ``previous`` with its ``change`` kind.
 
     Args:
-        current: ``__key``, ``__fingerprint`` and the exported columns (eligible rows only).
+        current: ``__key``, ``uid``, ``__allowed``, ``__fingerprint`` and the exported
+            columns, one row per key (rows without consent included).
         previous: ``__key``, ``__prev_fingerprint``, ``__prev_uid`` from the state (None:
             first export).
 
     Returns:
-        ``current``'s columns (null for removals, except ``uid``: a removal keeps the UID
-        it was exported for) and ``change``.
+        ``current``'s columns and ``change``: ``add``, ``change``, ``same``, ``remove``
+        (in the state, now gone or without consent: the exported columns are null and
+        ``uid`` is the one it was exported for) or ``withheld`` (without consent, never
+        exported).
     """
     if previous is None:
-        return current.withColumn(CHANGE, F.lit("add"))
-    joined = current.join(previous, on=KEY, how="full_outer").withColumn(
-        UID, F.coalesce(F.col(UID), F.col(_PREV_UID)))
-    kind = (F.when(F.col(_PREV).isNull(), F.lit("add"))
-            .when(F.col(FINGERPRINT).isNull(), F.lit("remove"))
+        previous = current.sparkSession.createDataFrame(
+            [], f"{KEY} string, {_PREV} string, {_PREV_UID} string")
+    joined = current.join(previous, on=KEY, how="full_outer")
+    allowed = F.coalesce(F.col(ALLOWED), F.lit(False))
+    kind = (F.when(F.col(_PREV).isNull(), F.when(allowed, F.lit("add")).otherwise("withheld"))
+            .when(F.col(FINGERPRINT).isNull() | ~allowed, F.lit("remove"))
             .when(F.col(FINGERPRINT) != F.col(_PREV), F.lit("change"))
             .otherwise(F.lit("same")))
-    return joined.withColumn(CHANGE, kind).drop(_PREV, _PREV_UID)
+    joined = joined.withColumn(CHANGE, kind)
+    removed = F.col(CHANGE) == "remove"
+    cols = [F.when(removed, F.coalesce(F.col(_PREV_UID), F.col(UID)))
+            .otherwise(F.coalesce(F.col(UID), F.col(_PREV_UID))).alias(UID),
+            F.col(UID).alias(_NOW_UID)]
+    for c in current.columns:
+        if c in (KEY, UID, ALLOWED):
+            continue
+        cols.append(F.when(~removed, F.col(f"`{c}`")).alias(c))
+    return joined.select(KEY, *cols, ALLOWED, CHANGE)  # __uid_now: the current row's UID
+
+
+def _counts(delta: DataFrame) -> dict[str, int]:
+    """Keys per change kind, and ``withheld``: the customers of the current rows without
+    consent (one job)."""
+    kinds = ("add", "change", "same", "remove")
+    row = delta.agg(
+        *[F.count(F.when(F.col(CHANGE) == k, 1)).alias(k) for k in kinds],
+        # Keys only in the state have no consent flag (null): not withheld, just gone.
+        F.countDistinct(F.when(~F.col(ALLOWED), F.col(_NOW_UID))).alias("withheld")).first()
+    return {k: int(row[k] or 0) for k in (*kinds, "withheld")}
 
 
 def _write(df: DataFrame, fmt: str, path: str) -> None:
@@ -149,7 +190,7 @@ def _advance_state(lake: Lake, cfg: ActivationConfig, dest: DestinationConfig,
                    delta: DataFrame, export_id: str) -> None:
     """Merge adds, changes and removals into the state (removals delete the key)."""
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    rows = delta.where(F.col(CHANGE) != "same").select(
+    rows = delta.where(F.col(CHANGE).isin("add", "change", "remove")).select(
         F.lit(dest.name).alias("destination"), F.col(KEY).alias("key"), F.col(UID).alias("uid"),
         F.col(FINGERPRINT).alias("fingerprint"), F.lit(export_id).alias("export_id"),
         F.lit(now).cast("timestamp").alias("exported_at"),
@@ -180,29 +221,26 @@ def export_destination(lake: Lake, cfg: ActivationConfig, dest: DestinationConfi
     """
     built = destination_rows(lake, cfg, dest)
     rows = built.rows.withColumn(FINGERPRINT, fingerprint(built.columns))
-    delta = diff(rows.where(F.col(ALLOWED)).drop(ALLOWED), _state(lake, cfg, dest))
-    delta = delta.persist()
+    # One pass over the view: the counts, the withheld customers, the files and the
+    # state all read this frame.
+    delta = diff(rows, _state(lake, cfg, dest)).persist()
     try:
-        counts = {r[CHANGE]: int(r["n"]) for r in
-                  delta.groupBy(CHANGE).agg(F.count(F.lit(1)).alias("n")).collect()}
-        withheld = built.rows.where(~F.col(ALLOWED)).select(UID).distinct().count()
-        if dest.mode == "full":
-            out = delta.where(F.col(CHANGE) != "remove")
-        else:
-            out = delta.where(F.col(CHANGE) != "same")
+        counts = _counts(delta)
+        kinds = ["add", "change", "remove"] if dest.mode == "changes" else [
+            "add", "change", "same"]
+        out = delta.where(F.col(CHANGE).isin(*kinds))
         cols = [F.col(KEY).alias(built.key_column), *[F.col(f"`{c}`") for c in built.columns]]
         if dest.mode == "changes":
             cols.append(F.col(CHANGE))
-        exported = (counts.get("add", 0) + counts.get("change", 0) + counts.get("remove", 0)
-                    if dest.mode == "changes" else
-                    counts.get("add", 0) + counts.get("change", 0) + counts.get("same", 0))
+        exported = sum(counts[k] for k in kinds)
         path = None
         if not dry_run:
             if gate is not None:
                 gate(out.select(*cols), f"exports/{dest.name}", built.key_column)
-            path = f"{destination_path(cfg, dest, lake.root)}/{export_id}"
+            parent = destination_path(cfg, dest, lake.root)
+            path = f"{parent}/{export_id}"
             # In the ledger before any file exists: erasure finds every folder ever written.
-            ledger.record(lake, dest, export_id, path, exported)
+            ledger.record(lake, dest, parent)
             try:
                 _write(out.select(*cols), dest.format, path)
             except Exception as exc:
@@ -216,12 +254,13 @@ def export_destination(lake: Lake, cfg: ActivationConfig, dest: DestinationConfi
         delta.unpersist()
     result = ExportResult(
         destination=dest.name, mode=dest.mode, export_id=export_id, path=path,
-        exported=exported, added=counts.get("add", 0), changed=counts.get("change", 0),
-        removed=counts.get("remove", 0), unchanged=counts.get("same", 0), withheld=int(withheld),
-        dry_run=dry_run)
+        exported=exported, added=counts["add"], changed=counts["change"],
+        removed=counts["remove"], unchanged=counts["same"], withheld=counts["withheld"],
+        dry_run=dry_run, folder=None if path is None else manifest_folder(dest, export_id))
     log.info("export %s (%s%s): %d row(s) written; %d added, %d changed, %d removed, "
              "%d withheld for consent", dest.name, dest.mode, ", dry run" if dry_run else "",
-             0 if dry_run else exported, result.added, result.changed, result.removed, withheld)
+             0 if dry_run else exported, result.added, result.changed, result.removed,
+             result.withheld)
     return result
 
 

@@ -48,5 +48,5 @@ def link_records(
     """
     links = deterministic_links(records, cfg, compatibility, breaks)
     if model is not None and cfg.probabilistic.enabled:
-        links = links.unionByName(predict(records, model, cfg, new_keys=new_keys))
+        links = links.unionByName(predict(records, model, cfg, new_keys=new_keys, breaks=breaks))
     return links

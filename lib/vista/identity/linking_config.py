@@ -29,9 +29,10 @@ The YAML shape (every key optional)::
         training_blocking_rules: [[first_name_std, last_name_std], [birth_date]]
         comparisons: [{column: first_name_std, kind: name, thresholds: [0.92, 0.8]}, ...]
         u_max_pairs: 1.0e6
-        u_num_chunks: 10
+        u_num_chunks: 1
         max_iterations: 25
         em_max_pairs: null
+        em_without_term_frequencies: true
         prior: {value: null, deterministic_rules: [[email_std]], recall: 0.7}
         derived_columns: {phone_digits: <digits of phone_e164, else of the phone as delivered>,
                           other_phone_digits: <digits of each of other_phones_e164>}
@@ -421,10 +422,19 @@ class ProbabilisticConfig(Section):
                                  "other_phone_digits": OTHER_PHONE_DIGITS_SQL})
     u_max_pairs: float = Field(1e6, gt=0)
     u_seed: int | None = 42
-    u_num_chunks: int = Field(10, ge=1)  # 1 = no probe phase (small data)
+    u_num_chunks: int = Field(1, ge=1)
+    """Splink scores the u sample in this many jobs per comparison, stopping early once
+    every level was seen 100 times. The sample is bounded by ``u_max_pairs`` whatever
+    the lake's size, so one job fits; a comparison with a rare level (most have one)
+    never stops early, and each further job costs seconds of scheduling."""
     max_iterations: int = Field(25, ge=1)
     em_convergence: float = Field(1e-4, gt=0)
     em_max_pairs: float | None = None
+    em_without_term_frequencies: bool = True
+    """EM iterates on the counts of each agreement pattern (a table bounded by the
+    number of level combinations, not by the pairs) instead of on every blocked pair
+    with its term-frequency adjustments (Splink's ``estimate_without_term_frequencies``).
+    The adjustments still apply when pairs are scored."""
     prior: PriorConfig = Field(default_factory=PriorConfig)
     threshold_match_probability: float = Field(0.5, gt=0, lt=1)
     vetoes: list[VetoRule] = Field(default_factory=lambda: [

@@ -28,6 +28,7 @@ from pyspark.sql import functions as F
 from vista.identity.blocking import check_comparison_counts
 from vista.identity.cluster_config import FirstNameRule
 from vista.identity.errors import ModelError
+from vista.identity.lineage import LineageBreaks
 from vista.identity.linking_config import (
     ComparisonSpec,
     LinkingConfig,
@@ -430,7 +431,8 @@ def _run_em(linker: Any, p: ProbabilisticConfig) -> list[int]:
     iterations = []
     for rule in p.training_blocking_rules:
         try:
-            iterations.append(em_session(linker, _block(rule), p.em_max_pairs))
+            iterations.append(em_session(linker, _block(rule), p.em_max_pairs,
+                                         p.em_without_term_frequencies))
         except (ValueError, *splink_errors()) as exc:
             # e.g. a rule that meets no pair of records ("resulted in no record pairs")
             log.warning("EM on training blocking rule %s skipped: %s", rule,
@@ -566,6 +568,7 @@ def predict(
     cfg: LinkingConfig | ProbabilisticConfig,
     *,
     new_keys: DataFrame | None = None,
+    breaks: LineageBreaks | None = None,
 ) -> DataFrame:
     """Score candidate pairs and keep those above the configured threshold.
 
@@ -576,6 +579,9 @@ def predict(
         cfg: The linking config (threshold, columns).
         new_keys: Optional frame with a ``record_key`` column: only pairs with at least
             one side in it are scored (incremental run).
+        breaks: How the prepared records are materialised (None: a local checkpoint).
+            Splink reads them once per term-frequency table, for the blocking-rule
+            counts and for blocking; unmaterialised, each read prepares them again.
 
     Returns:
         A ``LINKS`` frame with ``link_kind`` = ``probabilistic``, vetoes applied.
@@ -588,7 +594,8 @@ def predict(
     p = _as_trained(_pcfg(cfg), model)
     # the columns the model was trained on: a model registered before a change in how
     # records are prepared keeps working
-    prepared = _prepare(records, model.columns, model.preparation)
+    prepared = (breaks or LineageBreaks(records.sparkSession))(
+        _prepare(records, model.columns, model.preparation))
     # Matching columns are retained so the gamma (level) columns exist for the vetoes.
     settings = dict(model.settings, retain_matching_columns=bool(p.vetoes))
     check_comparison_counts(prepared, p.blocking_rules, p.max_comparisons_per_rule,

@@ -77,7 +77,8 @@ def unobserved_m_as_not_observed() -> Iterator[None]:
         em_mod.populate_m_u_from_lookup = populate
 
 
-def em_session(linker: Any, blocking_rule: Any, max_pairs: float | None) -> int:
+def em_session(linker: Any, blocking_rule: Any, max_pairs: float | None,
+               without_term_frequencies: bool = False) -> int:
     """One EM session on ``blocking_rule``; the number of iterations it ran.
 
     The population prior λ is kept (a session leaves its blocked-set estimate behind),
@@ -87,6 +88,7 @@ def em_session(linker: Any, blocking_rule: Any, max_pairs: float | None) -> int:
         linker: A Splink ``Linker``.
         blocking_rule: The session's blocking rule (a Splink blocking rule creator).
         max_pairs: Splink's ``max_pairs`` for the session.
+        without_term_frequencies: Splink's ``estimate_without_term_frequencies``.
 
     Returns:
         Iterations run.
@@ -101,7 +103,8 @@ def em_session(linker: Any, blocking_rule: Any, max_pairs: float | None) -> int:
     try:
         with unobserved_m_as_not_observed():
             session = linker.training.estimate_parameters_using_expectation_maximisation(
-                blocking_rule, max_pairs=max_pairs)
+                blocking_rule, max_pairs=max_pairs,
+                estimate_without_term_frequencies=without_term_frequencies)
     except ValueError:
         settings.core_model_settings = before
         raise

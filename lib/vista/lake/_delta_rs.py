@@ -22,6 +22,7 @@ from vista.errors import LakeError, UnsupportedTableFeature
 from vista.lake import _commit, _cow, _features, _files
 from vista.lake._commit import Commit, DataFile
 from vista.lake._engine import Outcome, vista_operation
+from vista.lake._s3 import delta_rs_options
 from vista.lake._uri import resolve
 
 log = logging.getLogger(__name__)
@@ -54,10 +55,16 @@ class DeltaRsEngine:
         self.spark = spark
         self.storage_options = storage_options
 
+    def options_for(self, path: str) -> dict[str, str] | None:
+        """delta-rs storage options for ``path``: the ones given, else the session's s3a."""
+        if self.storage_options is not None:
+            return self.storage_options
+        return delta_rs_options(self.spark, path)
+
     # -- snapshots -------------------------------------------------------------------------
     def _load(self, path: str, version: int | None = None) -> DeltaTable | None:
         try:
-            return DeltaTable(_rs(path), version=version, storage_options=self.storage_options)
+            return DeltaTable(_rs(path), version=version, storage_options=self.options_for(path))
         except TableNotFoundError:
             return None
         except DeltaError as exc:
@@ -122,7 +129,7 @@ class DeltaRsEngine:
 
     # -- reads -----------------------------------------------------------------------------
     def exists(self, path: str) -> bool:
-        return DeltaTable.is_deltatable(_rs(path), storage_options=self.storage_options)
+        return DeltaTable.is_deltatable(_rs(path), storage_options=self.options_for(path))
 
     def read(self, name: str, path: str, version: int | None = None) -> DataFrame:
         return self._read_snapshot(self._open(name, path, version), path)
@@ -188,7 +195,7 @@ class DeltaRsEngine:
         commit = dataclasses.replace(commit, adds=tuple(files))
         try:
             version = _commit.commit_files(_rs(path), commit, snapshot=snapshot,
-                                           storage_options=self.storage_options)
+                                           storage_options=self.options_for(path))
         except BaseException:
             _files.discard_write_dir(self.spark, path, write_dir)
             raise

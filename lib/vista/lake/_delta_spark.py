@@ -14,6 +14,7 @@ from vista.errors import LakeError
 from vista.lake import _cow
 from vista.lake._engine import Outcome, vista_operation
 from vista.lake._files import _session_conf
+from vista.lake._s3 import delta_rs_options
 from vista.lake._uri import resolve
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,10 @@ class DeltaSparkEngine:
 
     def __init__(self, spark: SparkSession):
         self.spark = spark
+
+    def options_for(self, path: str) -> dict[str, str] | None:
+        """delta-rs storage options for ``path`` (the log reads below): the session's s3a."""
+        return delta_rs_options(self.spark, path)
 
     def _table(self, path: str):  # -> delta.tables.DeltaTable
         from delta.tables import DeltaTable
@@ -82,7 +87,8 @@ class DeltaSparkEngine:
         # The log's txn actions; read through delta-rs, which only parses the log here.
         from deltalake import DeltaTable as RsTable
 
-        return RsTable(resolve(path).object_store).transaction_version(app_id)
+        return RsTable(resolve(path).object_store,
+                       storage_options=self.options_for(path)).transaction_version(app_id)
 
     def history(self, name: str, path: str) -> list[dict[str, Any]]:
         self._require(name, path)
@@ -105,7 +111,7 @@ class DeltaSparkEngine:
             there was nothing to delete and VACUUM was not run.
         """
         self._require(name, path)
-        doomed = _vacuum_candidates(path, retention_hours)
+        doomed = _vacuum_candidates(path, retention_hours, self.options_for(path))
         if doomed is not None and not doomed:
             log.debug("vacuum of %s skipped: no file past the retention", name)
             return []
@@ -128,7 +134,7 @@ class DeltaSparkEngine:
         """Delta's OPTIMIZE (bin-packing) on partitions with ``min_files`` small files."""
         self._require(name, path)
         before = self.version(name, path)
-        if not _has_small_files(path, target_bytes, min_files):
+        if not _has_small_files(path, target_bytes, min_files, self.options_for(path)):
             return Outcome(version=before, rows=0, skipped=True)
         settings = {"spark.databricks.delta.optimize.maxFileSize": str(target_bytes),
                     "spark.databricks.delta.optimize.minFileSize": str(target_bytes)}
@@ -207,7 +213,8 @@ def _tag(operation: str) -> str:
     return f"vista:{operation}:{uuid.uuid4().hex}"
 
 
-def _has_small_files(path: str, target_bytes: int, min_files: int) -> bool:
+def _has_small_files(path: str, target_bytes: int, min_files: int,
+                     options: dict[str, str] | None) -> bool:
     """Whether some partition holds ``min_files`` files under ``target_bytes``.
 
     OPTIMIZE has no such threshold (it rewrites any two small files), so the snapshot's
@@ -216,7 +223,7 @@ def _has_small_files(path: str, target_bytes: int, min_files: int) -> bool:
     import pyarrow as pa
     from deltalake import DeltaTable as RsTable
 
-    dt = RsTable(resolve(path).object_store)
+    dt = RsTable(resolve(path).object_store, storage_options=options)
     parts = dt.metadata().partition_columns
     actions = pa.table(dt.get_add_actions(flatten=True))
     counts: dict[tuple, int] = {}
@@ -228,7 +235,8 @@ def _has_small_files(path: str, target_bytes: int, min_files: int) -> bool:
     return any(n >= min_files for n in counts.values())
 
 
-def _vacuum_candidates(path: str, retention_hours: int) -> list[str] | None:
+def _vacuum_candidates(path: str, retention_hours: int,
+                       options: dict[str, str] | None) -> list[str] | None:
     """The files VACUUM with ``retention_hours`` would delete, from a delta-rs dry run.
 
     The dry run reads only the Delta log and lists the table's folder (through the
@@ -239,7 +247,7 @@ def _vacuum_candidates(path: str, retention_hours: int) -> list[str] | None:
     from deltalake import DeltaTable as RsTable
 
     try:
-        return list(RsTable(resolve(path).object_store).vacuum(
+        return list(RsTable(resolve(path).object_store, storage_options=options).vacuum(
             retention_hours=retention_hours, dry_run=True, enforce_retention_duration=False,
             full=True))
     except Exception as exc:  # noqa: BLE001 - any failure only means "run VACUUM"

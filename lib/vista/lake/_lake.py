@@ -96,8 +96,9 @@ class Lake:
             root: Lake root: a local path or a URI (``s3://bucket/lake``).
             engine: ``auto`` (delta-spark when Delta's JVM classes are loaded, else
                 delta-rs), ``delta-spark`` or ``delta-rs``.
-            storage_options: delta-rs object-store options (credentials normally come from
-                the environment, e.g. ``AWS_*``).
+            storage_options: delta-rs object-store options; by default they come from
+                the session's ``fs.s3a.*`` settings (endpoint, path style, region) and
+                delta-rs reads the rest, credentials included, from ``AWS_*`` variables.
 
         Raises:
             LakeError: ``delta-spark`` was asked for but its classes are not loaded, or the
@@ -258,7 +259,7 @@ class Lake:
         from vista.lake._purge import cut_log
 
         removed = self.vacuum(table, 0)
-        cut = cut_log(self.path(table), getattr(self._engine, "storage_options", None))
+        cut = cut_log(self.path(table), self._engine.options_for(self.path(table)))
         log.info("lake purge: %s keeps only its current version (%d log file(s) deleted)",
                  table, cut)
         return len(removed), cut

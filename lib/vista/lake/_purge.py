@@ -23,6 +23,7 @@ from deltalake.fs import DeltaStorageHandler
 from pyarrow.fs import FileSelector, FileType, PyFileSystem
 
 from vista.errors import LakeError
+from vista.lake._uri import resolve
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +43,14 @@ def cut_log(path: str, storage_options: dict[str, str] | None = None) -> int:
     Raises:
         LakeError: The table cannot be opened or checkpointed.
     """
+    uri = resolve(path).object_store  # delta-rs names an s3a:// bucket s3://
     try:
-        dt = DeltaTable(path, storage_options=storage_options)
+        dt = DeltaTable(uri, storage_options=storage_options)
         version = dt.version()
         dt.create_checkpoint()
     except (DeltaError, OSError) as exc:
         raise LakeError(f"cannot checkpoint the table at {path}: {exc}") from exc
-    fs = PyFileSystem(DeltaStorageHandler(path, options=storage_options))
+    fs = PyFileSystem(DeltaStorageHandler(uri, options=storage_options))
     removed = 0
     for info in fs.get_file_info(FileSelector("_delta_log", recursive=False)):
         if info.type != FileType.File:

@@ -7,6 +7,7 @@ tables, so ``s3a://``, ``gs://``, ``abfss://`` and ``hdfs://`` all work alike.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -61,13 +62,18 @@ def write_text(location: str | LakeLocation, text: str) -> str:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(target)
         return str(target)
+    _put(loc, text.encode("utf-8"))
+    return loc.spark
+
+
+def _put(loc: LakeLocation, data: bytes) -> None:
+    """Write one remote file whole through Hadoop's FileSystem (replacing it)."""
     fs, path = _hadoop(loc)
     out = fs.create(path, True)
     try:
-        out.write(bytearray(text.encode("utf-8")))
+        out.write(bytearray(data))
     finally:
         out.close()
-    return loc.spark
 
 
 def read_text(location: str | LakeLocation) -> str:
@@ -153,6 +159,9 @@ def remove(location: str | LakeLocation) -> None:
 def upload_dir(local_dir: str, location: str | LakeLocation) -> str:
     """Copy a local folder's files to ``location`` (a no-op when it is the same folder).
 
+    On a remote location a file whose content this process has put there already is not
+    put again.
+
     Returns:
         The destination as Spark names it.
     """
@@ -161,12 +170,20 @@ def upload_dir(local_dir: str, location: str | LakeLocation) -> str:
         if os.path.abspath(local_dir) != loc.local:
             shutil.copytree(local_dir, loc.local, dirs_exist_ok=True)
         return loc.local
-    jvm, _ = _active_jvm()
-    fs, _ = _hadoop(loc)
     base = Path(local_dir)
-    # File by file: Hadoop copies a folder *into* an existing destination folder.
+    # File by file, each put whole: Hadoop's copyFromLocalFile copies a folder *into* an
+    # existing destination folder, and S3A's fails on a single file ("Cannot get relative
+    # path for URI"). The files are small (HTML pages, JSON, a site's static assets).
     for file in sorted(p for p in base.rglob("*") if p.is_file()):
-        dst = jvm.org.apache.hadoop.fs.Path(loc.join(file.relative_to(base).as_posix()).spark)
-        fs.copyFromLocalFile(False, True, jvm.org.apache.hadoop.fs.Path(str(file.resolve())),
-                             dst)
+        target = loc.join(file.relative_to(base).as_posix())
+        data = file.read_bytes()
+        digest = hashlib.sha1(data).hexdigest()
+        if _PUT.get(target.spark) != digest:
+            _put(target, data)
+            _PUT[target.spark] = digest
     return loc.spark
+
+
+# What this process last put at each remote file by upload_dir (a site rebuilt after each
+# quality gate rewrites the same static assets every time; one digest per file of a site).
+_PUT: dict[str, str] = {}

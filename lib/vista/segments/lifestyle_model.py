@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from vista.errors import VistaError
 from vista.segments.features import Vocabulary
 from vista.segments.lifestyle import SegmentInfo
+from vista.tracking import registry_notices_to_log
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.ml import PipelineModel
@@ -74,8 +75,9 @@ def log_model(fitted: LifestyleModel, registered_name: str) -> str:
     mlflow.log_text(json.dumps([s.as_dict() for s in fitted.segments], ensure_ascii=False,
                                indent=1), SEGMENTS)
     try:
-        info = mlflow.spark.log_model(fitted.model, artifact_path="lifestyle_model",
-                                      registered_model_name=registered_name)
+        with registry_notices_to_log():
+            info = mlflow.spark.log_model(fitted.model, artifact_path="lifestyle_model",
+                                          registered_model_name=registered_name)
     except Exception as exc:  # MLflow and Spark raise their own types
         raise LifestyleModelError(f"cannot log the lifestyle model to MLflow: {exc}") from exc
     version = str(info.registered_model_version)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vista.segments.clv.frame import ClvModel
+from vista.tracking import registry_notices_to_log
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +74,13 @@ def log_clv_model(clv: ClvModel, registered_name: str | None) -> str | None:
         path.write_text(json.dumps(clv.as_dict(), indent=2, sort_keys=True))
         model.params = clv.as_dict()
         signature = infer_signature(example, model.predict(None, example))
-        info = mlflow.pyfunc.log_model(
-            name="clv_model", python_model=model, artifacts={"params": str(path)},
-            signature=signature, input_example=example, pip_requirements=["mlflow==3.17.2", "scipy==1.17.1",
-                                                   "numpy==2.4.6", "pandas==3.1.1"],
-            registered_model_name=registered_name)
+        with registry_notices_to_log():
+            info = mlflow.pyfunc.log_model(
+                name="clv_model", python_model=model, artifacts={"params": str(path)},
+                signature=signature, input_example=example,
+                pip_requirements=["mlflow==3.17.2", "scipy==1.17.1", "numpy==2.4.6",
+                                  "pandas==3.1.1"],
+                registered_model_name=registered_name)
     if registered_name is None:
         return None
     version = str(info.registered_model_version)
