@@ -15,7 +15,8 @@ from vista.identity.cluster import (
     record_links,
     size_histogram,
 )
-from vista.identity.cluster_config import ClusteringConfig, FirstNameRule
+from vista.identity.cluster_config import ClusteringConfig
+from vista.identity.person.config import FirstNameRule
 from vista.schemas import LINKS
 
 REC = T.StructType(
@@ -297,7 +298,7 @@ def _pair_verdicts(spark, cfg, rows):
     last name])."""
     from pyspark.sql import functions as F
 
-    from vista.identity.compatibility import compatibility_frame, incompatible
+    from vista.identity.person.compatibility import compatibility_frame, incompatible
 
     def padded(rec):
         return (*rec, None) if len(rec) == 3 else rec
@@ -410,7 +411,7 @@ def test_shipped_nickname_lists_make_forms_of_one_name_compatible(spark):
 
 
 def test_a_typo_stands_for_the_one_listed_name_it_is_near(spark):
-    from vista.identity.names import with_name_keys
+    from vista.identity.person.names import with_name_keys
 
     rule = FirstNameRule(nickname_sets=[], nicknames={"anita": "ana", "anika": "annika"})
     names = spark.createDataFrame([("anitta",), ("anima",), ("anta",), ("anita",), (None,)],
@@ -432,7 +433,7 @@ def test_a_typo_stands_for_the_one_listed_name_it_is_near(spark):
 
 def test_a_missing_nickname_file_is_a_config_problem(spark, tmp_path):
     from vista.errors import ConfigError
-    from vista.identity.names import nickname_pairs
+    from vista.identity.person.names import nickname_pairs
 
     rule = ClusteringConfig.model_validate({"compatibility": {"first_name": {
         "nickname_files": [str(tmp_path / "absent.csv")]}}}).compatibility.first_name

@@ -130,7 +130,7 @@ def test_only_the_entry_point_imports_the_cli():
     assert importers == ["vista.__main__"]
 
 
-PERSON = {"vista.identity.names", "vista.identity.compatibility"}
+PERSON = {"vista.identity.person.names", "vista.identity.person.compatibility"}
 LINK = {"vista.identity.deterministic", "vista.identity.splink_model", "vista.identity.linking",
         "vista.identity.blocking", "vista.identity.splink_shim"}
 CLUSTER = {"vista.identity.cluster"}

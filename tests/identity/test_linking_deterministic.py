@@ -125,7 +125,7 @@ def test_a_further_phone_number_links_like_the_main_one(spark, names):
 
 
 def test_compatibility_guard_tells_name_variants_from_other_people(spark, names):
-    from vista.identity.cluster_config import CompatibilityConfig
+    from vista.identity.person.config import CompatibilityConfig
 
     (a, b, *_), last = names
     records = spark.createDataFrame([

@@ -39,13 +39,11 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from vista.identity.cluster_config import (
-    ClusteringConfig,
-    CompatibilityConfig,
-)
-from vista.identity.compatibility import compatibility_frame, incompatible, name_flags
+from vista.identity.cluster_config import ClusteringConfig
 from vista.identity.errors import ClusteringError
 from vista.identity.lineage import LineageBreaks
+from vista.identity.person.compatibility import compatibility_frame, incompatible, name_flags
+from vista.identity.person.config import CompatibilityConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession

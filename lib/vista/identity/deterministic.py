@@ -15,11 +15,11 @@ from functools import reduce
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from vista.identity.cluster_config import CompatibilityConfig
-from vista.identity.compatibility import compatibility_frame, incompatible, name_flags
 from vista.identity.errors import LinkingInputError
 from vista.identity.lineage import LineageBreaks
 from vista.identity.linking_config import DeterministicConfig, DeviceConfig, LinkingConfig
+from vista.identity.person.compatibility import compatibility_frame, incompatible, name_flags
+from vista.identity.person.config import CompatibilityConfig
 from vista.schemas import LINKS
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def classify_values(
     Args:
         values: Output of :func:`identifier_values`.
         cfg: The deterministic section of the linking config.
-        people: With ``compatibility``: :func:`~vista.identity.compatibility.compatibility_frame`
+        people: With ``compatibility``: :func:`~vista.identity.person.compatibility.compatibility_frame`
             of the records. A value is then shared when two of its records are
             incompatible people (the rules clustering uses: nickname-, typo- and
             swap-aware first names, birth dates), instead of when it has several

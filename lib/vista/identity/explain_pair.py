@@ -120,7 +120,7 @@ def _blocking(pair: DataFrame, rules: list[BlockingRule]) -> list[tuple[str, boo
 
 def _compatibility(records: DataFrame, a: str, b: str, cfg: IdentityConfig) -> list[str]:
     """The compatibility rules that forbid the two records one cluster."""
-    from vista.identity.compatibility import compatibility_frame, incompatible
+    from vista.identity.person.compatibility import compatibility_frame, incompatible
 
     comp = cfg.clustering.compatibility
     frame = compatibility_frame(records, comp)

@@ -10,10 +10,10 @@ import logging
 
 from pyspark.sql import DataFrame
 
-from vista.identity.cluster_config import CompatibilityConfig
 from vista.identity.deterministic import deterministic_links
 from vista.identity.lineage import LineageBreaks
 from vista.identity.linking_config import LinkingConfig
+from vista.identity.person.config import CompatibilityConfig
 from vista.identity.splink_model import TrainedModel, predict
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,6 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from vista.identity.blocking import check_comparison_counts
-from vista.identity.cluster_config import FirstNameRule
 from vista.identity.errors import ModelError
 from vista.identity.lineage import LineageBreaks
 from vista.identity.linking_config import (
@@ -36,6 +35,7 @@ from vista.identity.linking_config import (
     ProbabilisticConfig,
     rule_columns,
 )
+from vista.identity.person.config import FirstNameRule
 
 log = logging.getLogger(__name__)
 
@@ -347,7 +347,7 @@ def prepare_records(records: DataFrame, prep: dict[str, Any]) -> DataFrame:
     Raises:
         ModelError: A derived column reads a column the records lack.
     """
-    from vista.identity.names import KEYS_COLUMN, with_name_keys
+    from vista.identity.person.names import KEYS_COLUMN, with_name_keys
 
     split = prep.get("name_split")
     records = split_names(records, NameSplitConfig(**split) if split else None)

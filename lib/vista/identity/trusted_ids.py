@@ -20,8 +20,8 @@ from statistics import NormalDist
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from vista.identity.cluster_config import CompatibilityConfig
 from vista.identity.config import IdentityConfig
+from vista.identity.person.config import CompatibilityConfig
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def id_kind_evidence(records: DataFrame,
         ``{kind: (pairs, first names disagree, birth dates disagree, both)}`` for the
         kinds with at least one pair.
     """
-    from vista.identity.compatibility import compatibility_frame, incompatible
+    from vista.identity.person.compatibility import compatibility_frame, incompatible
 
     det = cfg.linking.deterministic
     comp = cfg.clustering.compatibility

@@ -21,7 +21,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from vista.errors import ConfigError, ConfigProblem
-from vista.identity.cluster_config import FirstNameRule
+from vista.identity.person.config import FirstNameRule
 from vista.standardise import std_name
 
 log = logging.getLogger(__name__)

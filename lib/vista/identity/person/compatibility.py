@@ -15,7 +15,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from vista.identity.cluster_config import CompatibilityConfig, FirstNameRule, FullNameRule
+from vista.identity.person.config import CompatibilityConfig, FirstNameRule, FullNameRule
 
 COMPATIBILITY_COLUMNS = ["record_key", "birth_date", "first_name_std", "full_name_std", "gender",
                          "first_name_derived", "first_name_keys", "trusted_ids"]
@@ -37,7 +37,7 @@ def compatibility_frame(records: DataFrame, cfg: CompatibilityConfig) -> DataFra
         first_name_keys, trusted_ids (``kind=value`` of the record's ids of the kinds
         ``cfg.trusted_ids.kinds`` lists).
     """
-    from vista.identity.names import with_name_keys
+    from vista.identity.person.names import with_name_keys
 
     cols = set(records.columns)
     parts = F.concat_ws(" ", *[c for c in ("first_name_std", "last_name_std") if c in cols])
