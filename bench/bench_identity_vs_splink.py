@@ -11,7 +11,7 @@ One process, one Spark session, the same ``silver/person_records``:
   ``cluster_pairwise_predictions_at_threshold``. It gets **the same evidence** vista
   links on: vista's standardised records, one-field full names split into first and last
   name like vista does, and every identifier kind vista's deterministic links read, with
-  the same derivation (``vista.identity.deterministic.identifier_values``: e-mails and
+  the same derivation (``vista.identity.link.deterministic.identifier_values``: e-mails and
   phones with their past values, every declared id kind), one array column per kind
   that two records share at least once, each compared by array intersection and blocked
   on. So the comparison is about matching and clustering, not about cleaning or about
@@ -67,9 +67,9 @@ def splink_records(ctx) -> tuple[DataFrame, list[str]]:  # noqa: ANN001 - RunCon
     """The records Splink gets: the comparison columns plus one ``id_<kind>`` array per
     identifier kind vista links on (current and past values), for the kinds some value
     of which two records share; returns the frame and the array columns."""
-    from vista.identity.deterministic import identifier_values
-    from vista.identity.linking_config import NameSplitConfig
-    from vista.identity.splink_model import split_names
+    from vista.identity.link.config import NameSplitConfig
+    from vista.identity.link.deterministic import identifier_values
+    from vista.identity.link.splink_model import split_names
     from vista.identity.stage import identity_config, matching_records
 
     cfg = identity_config(ctx.config)

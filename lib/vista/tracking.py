@@ -27,8 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import mlflow
 
     from vista.config.models import MlflowConfig
-    from vista.identity.linking_config import LinkingConfig
-    from vista.identity.splink_model import TrainedModel
+    from vista.identity.link.config import LinkingConfig
+    from vista.identity.link.splink_model import TrainedModel
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ def _pyfunc_class():  # built lazily: importing mlflow.pyfunc is slow
         """The trained Splink settings; ``predict`` returns the m/u parameter table."""
 
         def load_context(self, context):  # noqa: ANN001
-            from vista.identity.splink_model import TrainedModel
+            from vista.identity.link.splink_model import TrainedModel
 
             text = Path(context.artifacts["settings"]).read_text()
             self.model = TrainedModel.from_json(text)
@@ -264,7 +264,7 @@ def load_registered_identity_model(
         version: A version number or ``"latest"``.
 
     Returns:
-        The trained model, ready for :func:`vista.identity.splink_model.predict`.
+        The trained model, ready for :func:`vista.identity.link.splink_model.predict`.
 
     Raises:
         TrackingError: The model or version is not registered.

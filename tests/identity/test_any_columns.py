@@ -14,9 +14,9 @@ from synthetic import synthetic_person_records
 from vista.config import load_config
 from vista.errors import ConfigError
 from vista.identity.errors import ModelError
-from vista.identity.linking_config import LinkingConfig, ProbabilisticConfig
-from vista.identity.model_inputs import fit_to_records
-from vista.identity.splink_model import predict, preparation, train
+from vista.identity.link.config import LinkingConfig, ProbabilisticConfig
+from vista.identity.link.model_inputs import fit_to_records
+from vista.identity.link.splink_model import predict, preparation, train
 
 SMALL = {"u_max_pairs": 2e4, "u_num_chunks": 1, "max_iterations": 10,
          "break_lineage": "persist"}
@@ -30,7 +30,7 @@ def data(spark):
 
 
 def _fitted(records, p=CFG.probabilistic):
-    from vista.identity.splink_model import _prepare, model_columns
+    from vista.identity.link.splink_model import _prepare, model_columns
 
     return fit_to_records(p, _prepare(records, model_columns(p), preparation(p)))
 

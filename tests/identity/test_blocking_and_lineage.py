@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import functions as F
 
-from vista.identity.blocking import (
+from vista.identity.lineage import LineageBreaks
+from vista.identity.link.blocking import (
     BlockingRuleTooBroad,
     check_comparison_counts,
     comparison_counts,
     rule_keys,
 )
-from vista.identity.lineage import LineageBreaks
 
 ROWS = [  # record_key, first, last, birth
     ("a", "ana", "ruiz", "1980"),

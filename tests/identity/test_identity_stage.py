@@ -65,7 +65,7 @@ def run_stage(spark, monkeypatch, tmp_path):
     from vista.lake import Lake
     from vista.manifest import RunManifest
 
-    monkeypatch.setattr("vista.identity.linking.predict", fake_predict)
+    monkeypatch.setattr("vista.identity.link.links.predict", fake_predict)
     monkeypatch.setattr(stage, "train_or_load", lambda ctx, records, cfg: ("fake-model", False))
     monkeypatch.setenv("VISTA_UID_SALT", "stage-test-salt")
     # local checkpoints: lineage is cut without writing (tiny data, one JVM)

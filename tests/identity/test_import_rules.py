@@ -131,8 +131,8 @@ def test_only_the_entry_point_imports_the_cli():
 
 
 PERSON = {"vista.identity.person.names", "vista.identity.person.compatibility"}
-LINK = {"vista.identity.deterministic", "vista.identity.splink_model", "vista.identity.linking",
-        "vista.identity.blocking", "vista.identity.splink_shim"}
+LINK = {"vista.identity.link.deterministic", "vista.identity.link.splink_model", "vista.identity.link.links",
+        "vista.identity.link.blocking", "vista.identity.link.splink_shim"}
 CLUSTER = {"vista.identity.cluster"}
 
 

@@ -9,8 +9,9 @@ from chispa import assert_df_equality
 from faker import Faker
 from pyspark.sql import types as T
 
-from vista.identity.deterministic import deterministic_links, device_account_links
-from vista.identity.linking_config import DeterministicConfig, GuardConfig, LinkingConfig
+from vista.identity.link.config import DeterministicConfig, GuardConfig, LinkingConfig
+from vista.identity.link.deterministic import deterministic_links
+from vista.identity.link.devices import device_account_links
 from vista.schemas import INTERACTIONS, LINKS, PERSON_RECORDS
 
 
@@ -218,7 +219,7 @@ def test_an_old_email_of_a_record_still_links_it(spark, names):
     """A customer changed address in the CRM; the newsletter still has the old one."""
     from pyspark.sql import functions as F
 
-    from vista.identity.deterministic import with_past_identifiers
+    from vista.identity.link.deterministic import with_past_identifiers
 
     (a, b, *_), _last = names
     now = [_rec("crm:1", a, "new@mail.test", phone="+447700900111", bd=D1),

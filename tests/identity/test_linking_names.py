@@ -8,8 +8,8 @@ from chispa import assert_df_equality
 from faker import Faker
 from pydantic import ValidationError
 
-from vista.identity.linking_config import PHONE_SUFFIX_DIGITS, ComparisonSpec, ProbabilisticConfig
-from vista.identity.splink_model import (
+from vista.identity.link.config import PHONE_SUFFIX_DIGITS, ComparisonSpec, ProbabilisticConfig
+from vista.identity.link.splink_model import (
     ModelError,
     _comparison,
     _name_levels,
@@ -73,7 +73,7 @@ def test_name_levels_sql(spark):
 
 
 def test_split_name_and_nickname_levels_sql(spark):
-    from vista.identity.linking_config import NameSplitConfig
+    from vista.identity.link.config import NameSplitConfig
 
     spec = ComparisonSpec(column="first_name_std", kind="name", swapped_with="last_name_std",
                           split_words=True, nicknames=True)
@@ -103,7 +103,7 @@ def test_split_name_and_nickname_levels_sql(spark):
 
 
 def test_default_blocking_keys_meet_reordered_names(spark):
-    from vista.identity.linking_config import NAME_WORDS_KEY
+    from vista.identity.link.config import NAME_WORDS_KEY
 
     records = spark.createDataFrame([
         ("a", "lucero", "abraham"), ("b", "abraham", "lucero"), ("c", None, None),

@@ -10,8 +10,8 @@ from pyspark.sql import functions as F
 from synthetic import synthetic_person_records
 
 from vista.config.models import MlflowConfig
-from vista.identity.linking_config import LinkingConfig, PriorConfig, ProbabilisticConfig
-from vista.identity.splink_model import (
+from vista.identity.link.config import LinkingConfig, PriorConfig, ProbabilisticConfig
+from vista.identity.link.splink_model import (
     TrainedModel,
     explain_pairs,
     model_charts,

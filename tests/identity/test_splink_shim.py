@@ -1,6 +1,6 @@
 """The Splink internals vista's EM workaround relies on are still there and still needed.
 
-When one of these fails, Splink changed underneath ``vista.identity.splink_shim``: read
+When one of these fails, Splink changed underneath ``vista.identity.link.splink_shim``: read
 the shim against the new release before updating ``TESTED_SPLINK``.
 """
 
@@ -15,7 +15,7 @@ from splink.internals import expectation_maximisation as em_mod
 from splink.internals.em_training_session import EMTrainingSession
 from splink.internals.settings import Settings
 
-from vista.identity import splink_shim
+from vista.identity.link import splink_shim
 
 
 def test_the_installed_splink_is_the_checked_release():

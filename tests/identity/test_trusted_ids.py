@@ -12,8 +12,8 @@ from pyspark.sql import functions as F
 
 from vista.identity.cluster import cluster_records
 from vista.identity.config import IdentityConfig
-from vista.identity.deterministic import deterministic_links
-from vista.identity.trusted_ids import (
+from vista.identity.link.deterministic import deterministic_links
+from vista.identity.link.trusted_ids import (
     id_kind_evidence,
     is_trusted,
     lower_bound,

@@ -35,7 +35,7 @@ from vista.identity.evaluate import evaluate, evaluate_subset, load_truth
 from vista.identity.explain import Explanation, explain
 
 if TYPE_CHECKING:  # pragma: no cover
-    from vista.identity.splink_model import TrainedModel, model_charts
+    from vista.identity.link.splink_model import TrainedModel, model_charts
     from vista.identity.stage import fit_model as train
     from vista.identity.stage import matching_records as person_records
     from vista.identity.stage import run as resolve
@@ -44,8 +44,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "resolve": ("vista.identity.stage", "run"),
     "person_records": ("vista.identity.stage", "matching_records"),
     "train": ("vista.identity.stage", "fit_model"),
-    "TrainedModel": ("vista.identity.splink_model", "TrainedModel"),
-    "model_charts": ("vista.identity.splink_model", "model_charts"),
+    "TrainedModel": ("vista.identity.link.splink_model", "TrainedModel"),
+    "model_charts": ("vista.identity.link.splink_model", "model_charts"),
 }
 
 __all__ = [

@@ -106,8 +106,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         log.info("no registered model (%s): showing stored link weights only", exc)
     if args.other:
         from vista.identity.explain_pair import explain_pair
+        from vista.identity.link.trusted_ids import with_trusted_ids
         from vista.identity.stage import identity_config
-        from vista.identity.trusted_ids import with_trusted_ids
 
         lake = ctx.lake
         records = lake.read(PERSON_RECORDS_T)

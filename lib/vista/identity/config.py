@@ -3,7 +3,7 @@
 YAML shape (every key optional; see each section's module for its keys)::
 
     identity:
-      linking: {...}          # vista.identity.linking_config.LinkingConfig
+      linking: {...}          # vista.identity.link.config.LinkingConfig
       clustering: {...}       # vista.identity.cluster_config.ClusteringConfig
       survivorship: {...}     # vista.identity.cluster_config.SurvivorshipConfig
       uid_salt_env: VISTA_UID_SALT
@@ -22,7 +22,7 @@ from pydantic import Field, model_validator
 from vista.config.models import Section
 from vista.identity.cluster_config import ClusteringConfig, SurvivorshipConfig
 from vista.identity.lineage import BreakMethod
-from vista.identity.linking_config import LinkingConfig
+from vista.identity.link.config import LinkingConfig
 
 _MATCH_COLUMNS = [
     "ids", "first_name_std", "last_name_std", "full_name_std", "email_std", "phone_e164",

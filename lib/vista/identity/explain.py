@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from vista.identity.errors import ExplainError
-from vista.identity.splink_model import LINK_KIND, TrainedModel, explain_pairs
+from vista.identity.link.splink_model import LINK_KIND, TrainedModel, explain_pairs
 
 log = logging.getLogger(__name__)
 

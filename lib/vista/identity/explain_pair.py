@@ -27,8 +27,8 @@ from pyspark.sql import types as T
 
 from vista.identity.config import IdentityConfig
 from vista.identity.errors import ExplainError
-from vista.identity.linking_config import BlockingRule
-from vista.identity.splink_model import (
+from vista.identity.link.config import BlockingRule
+from vista.identity.link.splink_model import (
     TrainedModel,
     _as_trained,
     explain_pairs,

@@ -51,12 +51,12 @@ from vista.identity.cluster import (
 from vista.identity.config import IdentityConfig
 from vista.identity.golden import golden_records
 from vista.identity.lineage import LineageBreaks
+from vista.identity.link.trusted_ids import with_trusted_ids
 from vista.identity.registry import DEFAULT_SALT, assign_uids, upsert_registry
-from vista.identity.trusted_ids import with_trusted_ids
 from vista.schemas import LINKS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from vista.identity.splink_model import TrainedModel
+    from vista.identity.link.splink_model import TrainedModel
     from vista.lake import Lake
     from vista.runtime import RunContext
 
@@ -178,7 +178,7 @@ def matching_records(lake: Lake, cfg: IdentityConfig,
         ``PERSON_RECORDS`` plus, with ``linking.deterministic.past_values`` enabled and
         the history table present, each record's ``past_identifiers``.
     """
-    from vista.identity.deterministic import with_past_identifiers
+    from vista.identity.link.deterministic import with_past_identifiers
 
     records = lake.read(PERSON_RECORDS_T)
     past = cfg.linking.deterministic.past_values
@@ -205,7 +205,7 @@ def compute_links(
     breaks: LineageBreaks | None = None,
 ) -> DataFrame:
     """Links from the linking half (deterministic, then probabilistic)."""
-    from vista.identity.linking import link_records
+    from vista.identity.link.links import link_records
 
     links = link_records(records, cfg.linking, model, new_keys=new_keys,
                          compatibility=cfg.clustering.compatibility, breaks=breaks)
@@ -220,7 +220,7 @@ def device_uids(ctx: RunContext, records: DataFrame, graph: DataFrame,
     person (a family computer), so it never merges clusters; it only lets web and app
     events that carry a device id alone be attributed to a UID.
     """
-    from vista.identity.deterministic import device_account_links
+    from vista.identity.link.devices import device_account_links
 
     if not ctx.lake.exists(INTERACTIONS_T):
         return None
@@ -255,7 +255,7 @@ def fit_model(records: DataFrame, cfg: IdentityConfig) -> TrainedModel:
         ModelError: A configured column is missing, or EM failed on every rule.
         BlockingRuleTooBroad: A training blocking rule makes too many comparisons.
     """
-    from vista.identity.splink_model import train
+    from vista.identity.link.splink_model import train
 
     return train(records, cfg.linking, names=cfg.clustering.compatibility.first_name)
 
@@ -265,7 +265,7 @@ def train_or_load(ctx: RunContext, records: DataFrame, cfg: IdentityConfig) -> t
     if not cfg.linking.probabilistic.enabled:
         return None, False
     from vista import tracking
-    from vista.identity.splink_model import model_charts
+    from vista.identity.link.splink_model import model_charts
 
     mlflow_cfg = ctx.config.mlflow
     retrain = RunOptions.from_mapping(ctx.options).retrain
@@ -589,7 +589,7 @@ class _Steps:
 
 
 def _run(ctx: RunContext, cfg: IdentityConfig, breaks: LineageBreaks) -> dict[str, int | float]:
-    from vista.identity.splink_model import derived_inputs
+    from vista.identity.link.splink_model import derived_inputs
 
     lake = ctx.lake
     step = _Steps()

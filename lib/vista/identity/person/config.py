@@ -108,7 +108,7 @@ class TrustedIdRule(Section):
     namesakes apart. Where data entry replaces or swaps first names, or mistypes birth
     dates, they also keep apart records of one person that carry the same national id
     or customer number. Which of the two a lake has is a property of the lake, so it is
-    measured on every identity run (``vista.identity.trusted_ids.with_trusted_ids``;
+    measured on every identity run (``vista.identity.link.trusted_ids.with_trusted_ids``;
     ``vista identity explain A B`` measures it the same way): for each declared id
     kind (a source's ``ids:``, e.g. a national id; never e-mail or phone, which
     households share), it takes every pair of records

@@ -33,7 +33,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from vista.identity.errors import ModelError
-from vista.identity.linking_config import (
+from vista.identity.link.config import (
     BlockingRule,
     ComparisonSpec,
     ProbabilisticConfig,
@@ -89,7 +89,7 @@ def distinct_values(records: DataFrame, columns: list[str]) -> dict[str, int]:
 
 def comparison_inputs(spec: ComparisonSpec, p: ProbabilisticConfig) -> set[str]:
     """The prepared columns a comparison reads (Splink fixes it in sessions blocked on any)."""
-    from vista.identity.splink_model import cross_column, keys_column
+    from vista.identity.link.splink_model import cross_column, keys_column
 
     cols = {spec.column}
     if spec.swapped_with:

@@ -1,6 +1,6 @@
 """Probabilistic (Fellegi-Sunter) linking with Splink on the Spark backend.
 
-The model is built from :class:`~vista.identity.linking_config.ProbabilisticConfig`:
+The model is built from :class:`~vista.identity.link.config.ProbabilisticConfig`:
 u-probabilities from random sampling, m-probabilities by EM over two or more training
 blocking rules, λ fixed or estimated from deterministic rules. A trained model is the
 Splink settings JSON (with its parameters), so it can be stored, registered in MLflow
@@ -25,10 +25,10 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from vista.identity.blocking import check_comparison_counts
 from vista.identity.errors import ModelError
 from vista.identity.lineage import LineageBreaks
-from vista.identity.linking_config import (
+from vista.identity.link.blocking import check_comparison_counts
+from vista.identity.link.config import (
     ComparisonSpec,
     LinkingConfig,
     NameSplitConfig,
@@ -60,7 +60,7 @@ class TrainedModel:
             the nickname keys, derived columns, see :func:`prepare_records`); predictions and
             explanations prepare records exactly as training did.
         changes: What the config lost or gained to fit the columns the training
-            records fill (``vista.identity.model_inputs``): setting -> items.
+            records fill (``vista.identity.link.model_inputs``): setting -> items.
     """
 
     settings: dict[str, Any]
@@ -424,9 +424,9 @@ def _run_em(linker: Any, p: ProbabilisticConfig) -> list[int]:
 
     Splink refuses an m-probability that underflows to 0 (a level never seen among the
     session's matches); the session's estimates are then dropped, the others stand
-    (``vista.identity.splink_shim``).
+    (``vista.identity.link.splink_shim``).
     """
-    from vista.identity.splink_shim import em_session, splink_errors
+    from vista.identity.link.splink_shim import em_session, splink_errors
 
     iterations = []
     for rule in p.training_blocking_rules:
@@ -458,7 +458,7 @@ def _untrained(settings: dict[str, Any]) -> list[str]:
 
 def _estimate_prior(linker: Any, p: ProbabilisticConfig) -> None:
     """λ from the prior's deterministic rules; the settings' value when none can."""
-    from vista.identity.splink_shim import splink_errors
+    from vista.identity.link.splink_shim import splink_errors
 
     if p.prior.value is not None:
         return
@@ -490,7 +490,7 @@ def train(records: DataFrame, cfg: LinkingConfig | ProbabilisticConfig,
         The trained model (settings JSON with m/u parameters and λ).
 
     The comparisons and rules are first narrowed to the columns the records fill
-    (:func:`vista.identity.model_inputs.fit_to_records`): a lake without e-mail, phone
+    (:func:`vista.identity.link.model_inputs.fit_to_records`): a lake without e-mail, phone
     or birth date trains with the defaults.
 
     Raises:
@@ -502,8 +502,8 @@ def train(records: DataFrame, cfg: LinkingConfig | ProbabilisticConfig,
     Example:
         >>> model = train(spark.table("person_records"), LinkingConfig())
     """
-    from vista.identity.model_inputs import fit_to_records
-    from vista.identity.splink_shim import splink_errors
+    from vista.identity.link.model_inputs import fit_to_records
+    from vista.identity.link.splink_shim import splink_errors
 
     p = _pcfg(cfg)
     prep = preparation(p, names)

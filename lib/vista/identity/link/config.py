@@ -444,7 +444,7 @@ class ProbabilisticConfig(Section):
     break_lineage: Literal["parquet", "persist", "checkpoint"] = "parquet"
     max_comparisons_per_rule: float | None = Field(1e8, gt=0)
     """The most comparisons one blocking rule (prediction or training) may make,
-    counted from its key groups before any pair is built (``vista.identity.blocking``);
+    counted from its key groups before any pair is built (``vista.identity.link.blocking``);
     a broader rule stops the run, naming the rule and its count. None: counted only.
     Scoring runs at very roughly a million comparisons per core-minute, so raise it
     with the cluster, not to get past a rule that blocks on a common value."""
@@ -475,7 +475,7 @@ class ProbabilisticConfig(Section):
             problems += [f"derived_columns.{name}: {c!r}" for c in _parsed_columns(sql)
                          if c not in known]
         # the default vetoes name default comparisons: a config that compares other
-        # columns drops them (vista.identity.model_inputs); vetoes it sets must fit
+        # columns drops them (vista.identity.link.model_inputs); vetoes it sets must fit
         if "vetoes" in self.model_fields_set:
             compared = [c.column for c in self.comparisons]
             problems += [f"vetoes[{i}].comparison: {v.comparison!r} (compared: {compared})"

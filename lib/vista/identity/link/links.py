@@ -10,11 +10,11 @@ import logging
 
 from pyspark.sql import DataFrame
 
-from vista.identity.deterministic import deterministic_links
 from vista.identity.lineage import LineageBreaks
-from vista.identity.linking_config import LinkingConfig
+from vista.identity.link.config import LinkingConfig
+from vista.identity.link.deterministic import deterministic_links
+from vista.identity.link.splink_model import TrainedModel, predict
 from vista.identity.person.config import CompatibilityConfig
-from vista.identity.splink_model import TrainedModel, predict
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def link_records(
             always recomputed in full: they are cheap and a changed shared value can
             drop old links.
         compatibility: The clustering's compatibility rules, for the shared-value guard
-            (see :func:`~vista.identity.deterministic.deterministic_links`).
+            (see :func:`~vista.identity.link.deterministic.deterministic_links`).
         breaks: How the deterministic half materialises the frames it reads more than
             once (None: local checkpoints).
 

@@ -2,7 +2,7 @@
 
 Identifiers come from the ``ids`` map, from the standardised email and phone columns,
 and (``past_values``) from the values a record carried in its earlier versions. Guards
-(see :class:`~vista.identity.linking_config.GuardConfig`) keep placeholders, over-used
+(see :class:`~vista.identity.link.config.GuardConfig`) keep placeholders, over-used
 values and shared (household / shop) identifiers from gluing different people together. Groups are linked as stars on their smallest record key, so
 a value carried by n records yields n - 1 links, never n(n - 1) / 2.
 """
@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from vista.identity.errors import LinkingInputError
 from vista.identity.lineage import LineageBreaks
-from vista.identity.linking_config import DeterministicConfig, DeviceConfig, LinkingConfig
+from vista.identity.link.config import DeterministicConfig, LinkingConfig
 from vista.identity.person.compatibility import compatibility_frame, incompatible, name_flags
 from vista.identity.person.config import CompatibilityConfig
 from vista.schemas import LINKS
@@ -28,7 +28,7 @@ _BASE_COLUMNS = ["record_key", "ids", "first_name_std", "birth_date"]
 PAST_COLUMN = "past_identifiers"
 
 
-def _require_columns(df: DataFrame, columns: list[str], what: str) -> None:
+def require_columns(df: DataFrame, columns: list[str], what: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise LinkingInputError(
@@ -51,7 +51,7 @@ def identifier_values(records: DataFrame, cfg: DeterministicConfig) -> DataFrame
     """
     agree = list(dict.fromkeys(cfg.guards.agreement_fields + ["first_name_std", "birth_date"]))
     columns = {kind: [c] if isinstance(c, str) else c for kind, c in cfg.column_kinds.items()}
-    _require_columns(records, ["record_key", "ids", *agree, *[c for cs in columns.values()
+    require_columns(records, ["record_key", "ids", *agree, *[c for cs in columns.values()
                                                                for c in cs]], "person records")
     from_ids = records.select(*agree, "record_key", F.explode("ids").alias("kind", "value"))
     if cfg.id_kinds is not None:
@@ -180,7 +180,7 @@ def _value_pairs(values: DataFrame, people: DataFrame) -> DataFrame:
                      & (F.col("l_record_key") < F.col("r_record_key")), how="inner")
 
 
-def _as_links(df: DataFrame, a: str, b: str, kind: Column) -> DataFrame:
+def as_links(df: DataFrame, a: str, b: str, kind: Column) -> DataFrame:
     return df.select(
         F.least(F.col(a), F.col(b)).alias("record_key_l"),
         F.greatest(F.col(a), F.col(b)).alias("record_key_r"),
@@ -228,7 +228,7 @@ def deterministic_links(
               else breaks(compatibility_frame(records, compatibility)))
     if isinstance(cfg, LinkingConfig):
         # The guards compare first names: a record with only a full name gets its split.
-        from vista.identity.splink_model import split_names
+        from vista.identity.link.splink_model import split_names
 
         records = split_names(records, cfg.probabilistic.name_split)
     values = breaks(identifier_values(records, dcfg))
@@ -238,10 +238,10 @@ def deterministic_links(
                           on=["kind", "value"], how="inner")
     kind_col = F.concat(F.lit("deterministic:"), F.col("kind"))
     only = dcfg.nameless_only_kinds
-    nameless_links = _as_links(_nameless_to_named(members.where(F.col("kind").isin(only)),
+    nameless_links = as_links(_nameless_to_named(members.where(F.col("kind").isin(only)),
                                                   records), "a", "b", kind_col)
     members = members.where(~F.col("kind").isin(only))
-    star = _as_links(
+    star = as_links(
         members.where((F.col("status") == "personal") & (F.col("record_key") != F.col("min_key"))),
         "min_key", "record_key", kind_col,
     ).unionByName(nameless_links)
@@ -265,7 +265,7 @@ def deterministic_links(
                         & (both("first_name_std") | both("birth_date")))
                  .select(F.col("l_kind").alias("kind"), F.col("l_record_key").alias("a"),
                          F.col("r_record_key").alias("b")))
-    guarded = _as_links(pairs, "a", "b", kind_col)
+    guarded = as_links(pairs, "a", "b", kind_col)
     return star.unionByName(guarded).dropDuplicates(["record_key_l", "record_key_r", "link_kind"])
 
 
@@ -276,61 +276,6 @@ def _nameless_to_named(members: DataFrame, records: DataFrame) -> DataFrame:
     holders = m.where("named").select("kind", "value", F.col("record_key").alias("b"))
     return m.where(~F.col("named")).join(holders, ["kind", "value"], how="inner").select(
         "kind", F.col("record_key").alias("a"), "b")
-
-
-def device_account_links(
-    interactions: DataFrame,
-    cfg: LinkingConfig | DeviceConfig,
-    *,
-    records: DataFrame | None = None,
-) -> DataFrame:
-    """Device (cookie) to account evidence from events that carry both ids.
-
-    A device seen with more than ``max_accounts_per_device`` distinct accounts (a
-    family computer, a shop kiosk) yields no link.
-
-    Args:
-        interactions: Events (``INTERACTIONS``) with an ``ids`` map.
-        cfg: The linking config (or its devices section).
-        records: Person records. When given, the account side is the person record
-            whose ``ids`` carry that account id; otherwise it is the pseudo key
-            ``<account kind>:<value>``.
-
-    Returns:
-        A ``LINKS`` frame with ``link_kind`` = ``device:<device kind>``; the device
-        side is the pseudo record key ``<prefix>:<device id>`` (prefix from
-        ``device_id_kinds``, e.g. ``web_device:<id>``); ``record_key_l < record_key_r``
-        as for every link.
-    """
-    dcfg = cfg.devices if isinstance(cfg, LinkingConfig) else cfg
-    _require_columns(interactions, ["ids"], "interactions")
-    parts = []
-    for dkind, prefix in dcfg.device_id_kinds.items():
-        for akind in dcfg.account_id_kinds:
-            parts.append(interactions.select(
-                F.lit(dkind).alias("dkind"),
-                F.concat(F.lit(f"{prefix}:"), F.col("ids").getItem(dkind)).alias("device_key"),
-                F.lit(akind).alias("akind"),
-                F.col("ids").getItem(akind).alias("account"),
-            ).where(F.col("device_key").isNotNull() & F.col("account").isNotNull()))
-    if not parts:
-        raise LinkingInputError("devices.device_id_kinds and account_id_kinds must not be empty")
-    seen = (reduce(DataFrame.unionByName, parts)
-            .groupBy("dkind", "device_key", "akind", "account").agg(F.count("*").alias("n"))
-            .where(F.col("n") >= dcfg.min_events))
-    per_device = seen.groupBy("device_key").agg(
-        F.countDistinct("akind", "account").alias("n_accounts"))
-    kept = seen.join(per_device.where(F.col("n_accounts") <= dcfg.max_accounts_per_device),
-                     on="device_key", how="inner")
-    if records is None:
-        accounts = kept.withColumn("account_key", F.concat_ws(":", "akind", "account"))
-    else:
-        owners = records.select("record_key", F.explode("ids").alias("akind", "account"))
-        accounts = kept.join(owners, on=["akind", "account"], how="inner").withColumnRenamed(
-            "record_key", "account_key")
-    links = _as_links(accounts, "device_key", "account_key",
-                      F.concat(F.lit("device:"), F.col("dkind")))
-    return links.dropDuplicates(["record_key_l", "record_key_r", "link_kind"])
 
 
 def empty_links(spark) -> DataFrame:  # noqa: ANN001 - SparkSession

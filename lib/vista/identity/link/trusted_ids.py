@@ -16,12 +16,15 @@ from __future__ import annotations
 import logging
 import math
 from statistics import NormalDist
+from typing import TYPE_CHECKING
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from vista.identity.config import IdentityConfig
 from vista.identity.person.config import CompatibilityConfig
+
+if TYPE_CHECKING:  # pragma: no cover - the identity section composes link/'s config
+    from vista.identity.config import IdentityConfig
 
 log = logging.getLogger(__name__)
 

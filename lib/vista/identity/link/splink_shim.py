@@ -44,7 +44,7 @@ def check_splink_version() -> None:
     found = ".".join(splink.__version__.split(".")[:2])
     if found != TESTED_SPLINK:
         raise SplinkVersionError(
-            f"vista's EM workaround (vista.identity.splink_shim) was checked against Splink "
+            f"vista's EM workaround (vista.identity.link.splink_shim) was checked against Splink "
             f"{TESTED_SPLINK}.x; Splink {splink.__version__} is installed. Install the "
             "pinned Splink, or check the shim against the new release (run "
             "tests/identity/test_splink_shim.py) and update TESTED_SPLINK.")
