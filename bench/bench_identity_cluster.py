@@ -26,12 +26,12 @@ from pyspark.sql import functions as F
 
 from vista.config.models import SparkConfig
 from vista.identity.cluster import (
+    ClusteringConfig,
     cluster_records,
     connected_components,
     pair_edges,
     size_histogram,
 )
-from vista.identity.cluster_config import ClusteringConfig
 from vista.identity.lineage import LineageBreaks
 from vista.schemas import LINKS
 from vista.spark import build_session

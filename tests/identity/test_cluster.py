@@ -15,7 +15,7 @@ from vista.identity.cluster import (
     record_links,
     size_histogram,
 )
-from vista.identity.cluster_config import ClusteringConfig
+from vista.identity.cluster.config import ClusteringConfig
 from vista.identity.person.config import FirstNameRule
 from vista.schemas import LINKS
 

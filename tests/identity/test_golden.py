@@ -6,8 +6,8 @@ import datetime as dt
 
 from pyspark.sql import types as T
 
-from vista.identity.cluster_config import AttributeRule, SurvivorshipConfig
 from vista.identity.golden import GOLDEN_CUSTOMER, golden_records
+from vista.identity.golden_config import AttributeRule, SurvivorshipConfig
 from vista.schemas import PERSON_RECORDS
 
 TS = dt.datetime

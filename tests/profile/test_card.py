@@ -12,8 +12,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from vista.errors import ConfigError
-from vista.identity.cluster_config import SurvivorshipConfig
 from vista.identity.golden import golden_records
+from vista.identity.golden_config import SurvivorshipConfig
 from vista.ingest.history import SCD_COLUMNS
 from vista.profile.card import ProfileInputs, build_profile, records_as_of
 from vista.profile.config import EventsConfig, ProfileConfig, TierRule, ViewConfig

@@ -4,8 +4,8 @@ YAML shape (every key optional; see each section's module for its keys)::
 
     identity:
       linking: {...}          # vista.identity.link.config.LinkingConfig
-      clustering: {...}       # vista.identity.cluster_config.ClusteringConfig
-      survivorship: {...}     # vista.identity.cluster_config.SurvivorshipConfig
+      clustering: {...}       # vista.identity.cluster.config.ClusteringConfig
+      survivorship: {...}     # vista.identity.golden_config.SurvivorshipConfig
       uid_salt_env: VISTA_UID_SALT
       track_mlflow: true
       break_lineage: checkpoint   # checkpoint | local_checkpoint | persist
@@ -20,7 +20,8 @@ import json
 from pydantic import Field, model_validator
 
 from vista.config.models import Section
-from vista.identity.cluster_config import ClusteringConfig, SurvivorshipConfig
+from vista.identity.cluster.config import ClusteringConfig
+from vista.identity.golden_config import SurvivorshipConfig
 from vista.identity.lineage import BreakMethod
 from vista.identity.link.config import LinkingConfig
 

@@ -17,7 +17,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from vista.identity.cluster_config import GOLDEN_ATTRIBUTES, SurvivorshipConfig
+from vista.identity.golden_config import GOLDEN_ATTRIBUTES, SurvivorshipConfig
 from vista.schemas import PERSON_RECORDS
 
 log = logging.getLogger(__name__)

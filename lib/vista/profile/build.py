@@ -123,7 +123,7 @@ def profile_inputs(ctx: RunContext, as_of: dt.date, activity: Attributed) -> Pro
     else:
         records = lake.read("silver/person_records").select(*columns)
     identity = getattr(ctx.config, "identity", None)
-    from vista.identity.cluster_config import SurvivorshipConfig
+    from vista.identity.golden_config import SurvivorshipConfig
 
     survivorship = identity.survivorship if identity is not None else SurvivorshipConfig()
     golden = golden_records(records, graph, survivorship, ctx.run_id).drop("run_id")
