@@ -148,12 +148,31 @@ def build_session(cfg: SparkConfig) -> SparkSession:
         log.warning("Delta JVM classes present but the session lacks spark.sql.extensions=%s "
                     "(it was created elsewhere); set it and spark.sql.catalog.spark_catalog=%s "
                     "where that session is built", _DELTA_EXTENSION, _DELTA_CATALOG)
-    checkpoint = cfg.checkpoint_dir
-    if checkpoint and not checkpoint.startswith(("s3", "gs:", "abfs", "hdfs", "dbfs")):
-        Path(checkpoint).mkdir(parents=True, exist_ok=True)
-    if checkpoint:
-        spark.sparkContext.setCheckpointDir(checkpoint)
+    if cfg.checkpoint_dir:
+        spark.sparkContext.setCheckpointDir(checkpoint_location(cfg.checkpoint_dir))
     return spark
+
+
+def checkpoint_location(checkpoint_dir: str) -> str:
+    """The checkpoint directory as Spark takes it; a local one is created first.
+
+    The location is read by :func:`vista.lake.resolve_location`, like every lake location:
+    a local path or ``file:`` URI becomes an absolute folder that exists, any other URI
+    (``s3a://``, ``gs://``, ``hdfs://``, ...) is left to Hadoop's connector and nothing
+    is created locally.
+
+    Args:
+        checkpoint_dir: ``spark.checkpoint_dir`` from the config.
+
+    Returns:
+        What ``SparkContext.setCheckpointDir`` takes.
+    """
+    from vista.lake import resolve_location
+
+    loc = resolve_location(checkpoint_dir)
+    if loc.local is not None:
+        Path(loc.local).mkdir(parents=True, exist_ok=True)
+    return loc.spark
 
 
 # Spark's code generator logs every generated method over the JVM's 64 KB limit as an

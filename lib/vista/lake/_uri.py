@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
@@ -56,9 +57,14 @@ class LakeLocation:
                             object_store=f"{self.object_store.rstrip('/')}/{tail}", local=None)
 
 
+# A scheme of two characters or more (``C:\\lake`` is a Windows path, not a URI).
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+
+
 def is_uri(value: str) -> bool:
-    """Whether ``value`` names a scheme (``s3a://``, ``file:``) rather than a plain path."""
-    return "://" in value or value.startswith("file:")
+    """Whether ``value`` names a scheme (``s3a://``, ``file:``, ``dbfs:/``) rather than a
+    plain path."""
+    return "://" in value or bool(_SCHEME.match(value.strip()))
 
 
 def resolve(location: str) -> LakeLocation:
@@ -86,7 +92,8 @@ def resolve(location: str) -> LakeLocation:
     if scheme == "file":
         local = os.path.abspath(unquote(parsed.path))
         return LakeLocation(spark=local, object_store=local, local=local)
-    rest = location.split("://", 1)[1].rstrip("/")
     store_scheme = _TO_OBJECT_STORE.get(scheme, scheme)
-    return LakeLocation(spark=f"{scheme}://{rest}", object_store=f"{store_scheme}://{rest}",
+    sep = "://" if "://" in location else ":"  # dbfs:/x, hdfs:/x name no authority
+    rest = location.split(sep, 1)[1].rstrip("/")
+    return LakeLocation(spark=f"{scheme}{sep}{rest}", object_store=f"{store_scheme}{sep}{rest}",
                         local=None)
