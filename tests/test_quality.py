@@ -167,3 +167,45 @@ def test_a_passing_gate_fetches_no_examples(spark):
     names = [s.name for s in stages if s is not None]
     assert names, "the gate ran no Spark job at all"
     assert not [n for n in names if "condition_auxilliary" in n], names
+
+
+def test_a_remote_sites_local_build_folder_goes_after_the_run(
+        spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A remote Data Docs site is built in a temporary folder, kept while gates add pages
+    (GE's index lists the folder's pages) and removed by ``remove_docs_staging``.
+
+    The object store is replaced by a local copy here (``upload_dir`` is the boundary; the
+    S3 upload itself runs in the slow ``tests/test_object_store.py``).
+    """
+    import shutil
+    import tempfile
+
+    import vista.lake
+    from vista.quality import remove_docs_staging
+
+    bucket = tmp_path / "bucket"
+    uploads: list[str] = []
+
+    def upload(local_dir: str, location) -> str:  # noqa: ANN001 - a LakeLocation
+        uploads.append(local_dir)
+        shutil.copytree(local_dir, bucket, dirs_exist_ok=True)
+        return location.spark
+
+    monkeypatch.setattr(vista.lake, "upload_dir", upload)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    remote = "s3a://some-bucket/lake/_quality/data_docs"
+    df = spark.createDataFrame([("a", None, 1.0)], SIMPLE)
+    first = gate(df, "silver/first_table", not_null(["k"]), data_docs_dir=remote)
+    gate(df, "silver/second_table", unique(["k"]), data_docs_dir=remote)
+
+    assert first.data_docs == f"{remote}/index.html"
+    assert len(set(uploads)) == 1 and Path(uploads[0]).parent == tmp_path / "tmp"
+    index = (bucket / "index.html").read_text(encoding="utf-8")
+    assert "vista__silver_first_table" in index and "vista__silver_second_table" in index
+    assert remove_docs_staging() == 1
+    assert list((tmp_path / "tmp").iterdir()) == []  # nothing left on the local disk
+    # The next run builds in a fresh folder.
+    gate(df, "silver/third_table", not_null(["k"]), data_docs_dir=remote)
+    assert uploads[-1] != uploads[0] and Path(uploads[-1]).is_dir()
+    assert remove_docs_staging() == 1 and not Path(uploads[-1]).exists()

@@ -12,6 +12,7 @@ from vista.config.models import STAGE_NAMES
 from vista.errors import StageNotBuilt
 from vista.housekeeping import after_run
 from vista.manifest import RunManifest, new_run_id, utc_now
+from vista.quality import remove_docs_staging
 from vista.runtime import RunContext, manifest_dir
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -112,5 +113,6 @@ def run_pipeline(
     finally:
         manifest.finished_at = utc_now()
         path = manifest.write(manifest_dir(config))
+        remove_docs_staging()  # the Data Docs were uploaded; their local build goes
         log.info("run %s %s; manifest: %s", manifest.run_id, manifest.status, path)
     return manifest

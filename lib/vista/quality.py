@@ -20,6 +20,7 @@ never kept for columns listed in ``pii_columns`` (in the result *and* in Data Do
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import re
@@ -45,6 +46,7 @@ __all__ = [
     "QualityResult",
     "QualityConfigError",
     "gate",
+    "remove_docs_staging",
     "builtin_expectations",
     "not_null",
     "unique",
@@ -260,6 +262,9 @@ def gate(
         table: Logical table name, used for the suite name and messages.
         expectations: Specs (or their dict form, as in config files).
         data_docs_dir: When given, GE Data Docs (HTML, ``index.html``) are written here.
+            A remote location (``s3a://...``) gets the site built in a local temporary
+            folder and uploaded after each gate; :func:`remove_docs_staging` removes that
+            folder (the pipeline does at the end of a run).
         raise_on_failure: Raise when a critical expectation fails (default).
         pii_columns: Columns whose failing values must never be shown: their examples
             are masked in the result and dropped from Data Docs.
@@ -434,13 +439,46 @@ def _write_docs(ctx: Any, vd: Any, res: Any, data_docs_dir: str) -> str:
     return loc.join("index.html").spark
 
 
-def _staging_dir(uri: str) -> str:
-    """A local build folder for the Data Docs site of a remote location (one per URI)."""
-    import hashlib
-    import tempfile
+# Local build folders of remote Data Docs sites: location -> folder, for this process.
+_STAGING: dict[str, str] = {}
 
-    key = hashlib.sha1(uri.encode("utf-8")).hexdigest()[:16]
-    return str(Path(tempfile.gettempdir()) / "vista-data-docs" / key)
+
+def _staging_dir(uri: str) -> str:
+    """A local build folder for the Data Docs site of a remote location.
+
+    One fresh temporary folder per location and process: GE's index lists the pages in
+    the folder it builds in, so the folder lives as long as the gates that add to the site
+    (a run), then :func:`remove_docs_staging` (or the process's exit) removes it. The site
+    itself is in the remote location.
+    """
+    with _LOCK:
+        if uri not in _STAGING:
+            import tempfile
+
+            _STAGING[uri] = tempfile.mkdtemp(prefix="vista-data-docs-")
+        return _STAGING[uri]
+
+
+def remove_docs_staging() -> int:
+    """Remove the local build folders of remote Data Docs sites (see :func:`gate`).
+
+    The sites were uploaded after each gate; the next gate builds in a new folder. Local
+    sites are built in place and are not touched.
+
+    Returns:
+        How many folders were removed.
+    """
+    import shutil
+
+    with _LOCK:
+        folders = list(_STAGING.values())
+        _STAGING.clear()
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+    return len(folders)
+
+
+atexit.register(remove_docs_staging)
 
 
 def _batch_id(res: Any, batch_definition: Any) -> str:
