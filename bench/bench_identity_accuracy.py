@@ -53,8 +53,7 @@ def _identity_and_evaluate(conf: Path, sample: Path) -> dict[str, float]:
 
     from vista.cli import _session, resolve_conf
     from vista.config import load_config
-    from vista.identity.cli import _hard_cases
-    from vista.identity.evaluate import evaluate, evaluate_subset, load_truth
+    from vista.identity import evaluate, evaluate_subset, hard_cases, load_truth
     from vista.lake import Lake
     from vista.manifest import RunManifest, new_run_id
     from vista.pipeline import stage_function
@@ -72,7 +71,7 @@ def _identity_and_evaluate(conf: Path, sample: Path) -> dict[str, float]:
     truth = load_truth(spark, str(sample / "ground_truth" / "record_person.parquet"))
     graph = lake.read("silver/identity_graph").select("record_key", "uid")
     metrics = evaluate(graph, truth)
-    hard = _hard_cases(spark, str(sample / "ground_truth" / "hard_pairs.parquet"), truth)
+    hard = hard_cases(spark, str(sample / "ground_truth" / "hard_pairs.parquet"), truth)
     metrics.update(evaluate_subset(graph, truth, hard))
     metrics["largest_cluster"] = graph.groupBy("uid").count().agg(F.max("count")).first()[0]
     metrics["identity_seconds"] = seconds

@@ -126,7 +126,7 @@ def _identity(conf: Path) -> tuple[object, object, float]:
 
 def run_one(name: str, workdir: Path, wheel: str | None, extra: list[str]) -> dict:
     """Ingest, resolve and score one FEBRL data set (in this process)."""
-    from vista.identity.evaluate import evaluate
+    from vista.identity import evaluate
 
     workdir.mkdir(parents=True, exist_ok=True)
     inputs = workdir / "inputs"

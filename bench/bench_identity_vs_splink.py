@@ -67,13 +67,11 @@ def splink_records(ctx) -> tuple[DataFrame, list[str]]:  # noqa: ANN001 - RunCon
     """The records Splink gets: the comparison columns plus one ``id_<kind>`` array per
     identifier kind vista links on (current and past values), for the kinds some value
     of which two records share; returns the frame and the array columns."""
-    from vista.identity.link.config import NameSplitConfig
-    from vista.identity.link.deterministic import identifier_values
-    from vista.identity.link.splink_model import split_names
-    from vista.identity.stage import identity_config, matching_records
+    from vista import identity
+    from vista.identity.link import NameSplitConfig, identifier_values, split_names
 
-    cfg = identity_config(ctx.config)
-    records = matching_records(ctx.lake, cfg)
+    cfg = identity.identity_config(ctx.config)
+    records = identity.person_records(ctx.lake, cfg)
     values = identifier_values(records, cfg.linking.deterministic).select(
         "kind", "value", "record_key").localCheckpoint()
     shared = (values.groupBy("kind", "value").agg(F.count("*").alias("n")).where("n > 1")
@@ -161,10 +159,10 @@ def run_splink(ctx, threshold: float) -> tuple[DataFrame, float, list[str]]:  # 
 
 
 def _score(clusters: DataFrame, truth: DataFrame, hard: DataFrame) -> dict[str, float]:
-    from vista.identity.evaluate import evaluate, evaluate_subset
+    from vista import identity
 
-    res = evaluate(clusters, truth)
-    res.update(evaluate_subset(clusters, truth, hard))
+    res = identity.evaluate(clusters, truth)
+    res.update(identity.evaluate_subset(clusters, truth, hard))
     res["largest_cluster"] = float(
         clusters.groupBy("uid").count().agg(F.max("count")).first()[0])
     return res
@@ -206,13 +204,12 @@ def main(argv: list[str] | None = None) -> int:
                 "--customers", str(args.customers), "--seed", str(args.seed)])
         _timed([*VISTA, "run", "--conf", str(conf), "--stages", "ingest"])
 
-    from vista.identity.cli import _hard_cases
-    from vista.identity.evaluate import load_truth
+    from vista import identity
 
     ctx = _context(conf)
     truth_dir = workdir / "sample" / "ground_truth"
-    truth = load_truth(ctx.spark, str(truth_dir / "record_person.parquet")).localCheckpoint()
-    hard = _hard_cases(ctx.spark, str(truth_dir / "hard_pairs.parquet"), truth)
+    truth = identity.load_truth(ctx.spark, str(truth_dir / "record_person.parquet")).localCheckpoint()
+    hard = identity.hard_cases(ctx.spark, str(truth_dir / "hard_pairs.parquet"), truth)
     records = ctx.lake.read("silver/person_records")
     results: dict[str, dict[str, float]] = {}
     clusters, seconds, steps = run_vista(ctx)

@@ -9,7 +9,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from vista.identity import stage
+from vista.identity import stage, tables
 from vista.identity.config import IdentityConfig
 from vista.schemas import LINKS, PERSON_RECORDS
 
@@ -76,7 +76,7 @@ def run_stage(spark, monkeypatch, tmp_path):
     def _run(lake_name: str, rows, run_id: str, **options):
         options.setdefault("gate", False)  # the gate is checked on one run (it is slow)
         lake = Lake(spark, str(tmp_path / lake_name), engine="delta-rs")
-        lake.overwrite(stage.PERSON_RECORDS_T, spark.createDataFrame(rows, PERSON_RECORDS))
+        lake.overwrite(tables.PERSON_RECORDS_T, spark.createDataFrame(rows, PERSON_RECORDS))
         ctx = SimpleNamespace(spark=spark, config=config, lake=lake, options=options,
                               run_id=run_id, manifest=RunManifest(run_id=run_id))
         return lake, stage.run(ctx), ctx.manifest
@@ -85,7 +85,7 @@ def run_stage(spark, monkeypatch, tmp_path):
 
 
 def _graph(lake):
-    return lake.read(stage.GRAPH_T).select("record_key", "uid", "link_kind", "match_probability")
+    return lake.read(tables.GRAPH_T).select("record_key", "uid", "link_kind", "match_probability")
 
 
 def assert_frames_equal(a, b):
@@ -111,9 +111,9 @@ def test_incremental_equals_full_and_uids_are_stable(run_stage):
     _, m2f, _ = run_stage("full", V2, "r2", full=True)
     assert m2f["full"] == 1
     assert_frames_equal(_graph(inc), _graph(full))
-    assert_frames_equal(inc.read(stage.REGISTRY_T), full.read(stage.REGISTRY_T))
+    assert_frames_equal(inc.read(tables.REGISTRY_T), full.read(tables.REGISTRY_T))
     lineage = ["old_uid", "new_uid", "reason", "run_id"]
-    assert_frames_equal(inc.read(stage.LINEAGE_T).select(lineage), full.read(stage.LINEAGE_T).select(lineage))
+    assert_frames_equal(inc.read(tables.LINEAGE_T).select(lineage), full.read(tables.LINEAGE_T).select(lineage))
 
     after = {r["record_key"]: r["uid"] for r in _graph(inc).collect()}
     assert after["crm:1"] == after["shop:1"] == first["crm:1"]  # untouched person
@@ -121,7 +121,7 @@ def test_incremental_equals_full_and_uids_are_stable(run_stage):
     assert after["crm:4"] == first["crm:4"] != after["loy:4"]  # split: smaller key keeps
     assert after["crm:6"] == after["loy:6"] == after["web:6"]  # merge: one of the two
     assert after["crm:6"] in (first["crm:6"], first["loy:6"])
-    reasons = sorted(r["reason"] for r in inc.read(stage.LINEAGE_T).where("run_id = 'r2'")
+    reasons = sorted(r["reason"] for r in inc.read(tables.LINEAGE_T).where("run_id = 'r2'")
                      .collect())
     assert reasons == ["merge", "retired", "split"]
     # a third run over unchanged input re-clusters nothing and changes no UID

@@ -77,7 +77,9 @@ def _context(args: argparse.Namespace, retrain: bool = False) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from vista.identity.stage import identity_config, matching_records, train_or_load
+    from vista.identity.config import identity_config
+    from vista.identity.records import matching_records
+    from vista.identity.stage import train_or_load
 
     ctx = _context(args, retrain=True)
     cfg = identity_config(ctx.config)
@@ -96,7 +98,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from vista import tracking
     from vista.errors import VistaError
     from vista.identity.explain import explain
-    from vista.identity.stage import GRAPH_T, LINKS_T, PERSON_RECORDS_T
+    from vista.identity.tables import GRAPH_T, LINKS_T, PERSON_RECORDS_T
 
     ctx = _context(args)
     model = None
@@ -105,9 +107,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except VistaError as exc:
         log.info("no registered model (%s): showing stored link weights only", exc)
     if args.other:
+        from vista.identity.config import identity_config
         from vista.identity.explain_pair import explain_pair
         from vista.identity.link.trusted_ids import with_trusted_ids
-        from vista.identity.stage import identity_config
 
         lake = ctx.lake
         records = lake.read(PERSON_RECORDS_T)
@@ -124,26 +126,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _hard_cases(spark: Any, path: str, truth: Any) -> Any:
-    from pyspark.sql import functions as F
-
-    df = (spark.read.option("header", True).csv(path) if path.lower().endswith(".csv")
-          else spark.read.parquet(path))
-    if {"record_key", "group"} <= set(df.columns):
-        return df.select("record_key", "group")
-    pairs = df.select(F.col("person_id_l").cast("string"), F.col("person_id_r").cast("string"),
-                      F.concat_ws(":", "kind", "person_id_l", "person_id_r").alias("group"))
-    left = pairs.join(truth.withColumnRenamed("person_id", "person_id_l"), "person_id_l",
-                      how="inner")
-    right = pairs.join(truth.withColumnRenamed("person_id", "person_id_r"), "person_id_r",
-                       how="inner")
-    return left.select("record_key", "group").unionByName(right.select("record_key", "group"))
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from vista import tracking
-    from vista.identity.evaluate import evaluate, evaluate_subset, load_truth
-    from vista.identity.stage import GRAPH_T
+    from vista.identity.evaluate import evaluate, evaluate_subset, hard_cases, load_truth
+    from vista.identity.tables import GRAPH_T
 
     ctx = _context(args)
     truth = load_truth(ctx.spark, args.truth)
@@ -152,7 +138,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         metrics = evaluate(predicted, truth, log_to_mlflow=True)
         if args.hard_cases:
             metrics.update(evaluate_subset(predicted, truth,
-                                           _hard_cases(ctx.spark, args.hard_cases, truth),
+                                           hard_cases(ctx.spark, args.hard_cases, truth),
                                            log_to_mlflow=True))
     print(f"{'metric':<28} value")
     for name, value in metrics.items():

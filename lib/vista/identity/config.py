@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from pydantic import Field, model_validator
 
@@ -85,3 +86,9 @@ class IdentityConfig(Section):
         }
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def identity_config(config: Any) -> IdentityConfig:
+    """The ``identity`` section of the root config (defaults when it has none)."""
+    section = getattr(config, "identity", None)
+    return section if isinstance(section, IdentityConfig) else IdentityConfig()

@@ -209,3 +209,35 @@ def load_truth(
         df = df.withColumn("record_key", F.concat_ws(":", "source", "source_record_id"))
     _check(df, ["record_key", "person_id"], f"truth file {path}")
     return df.select(F.col("record_key").cast("string"), F.col("person_id").cast("string"))
+
+
+def hard_cases(spark: SparkSession, path: str, truth: DataFrame) -> DataFrame:
+    """Read a file of hard cases as the ``groups`` frame :func:`evaluate_subset` takes.
+
+    Args:
+        spark: The session.
+        path: Parquet or CSV (with header) holding either ``record_key, group``, or
+            ``kind, person_id_l, person_id_r`` (pairs of people that are easy to confuse,
+            as the sample lake's ``hard_pairs`` file lists them).
+        truth: The ground truth (:func:`load_truth`), which maps each person of a pair to
+            their records.
+
+    Returns:
+        ``record_key, group``: the records of both people of each pair, grouped by
+        ``<kind>:<person_id_l>:<person_id_r>``.
+
+    Raises:
+        EvaluationInputError: Neither column layout is present.
+    """
+    df = (spark.read.option("header", True).csv(path) if path.lower().endswith(".csv")
+          else spark.read.parquet(path))
+    if {"record_key", "group"} <= set(df.columns):
+        return df.select("record_key", "group")
+    _check(df, ["kind", "person_id_l", "person_id_r"], f"hard-cases file {path}")
+    pairs = df.select(F.col("person_id_l").cast("string"), F.col("person_id_r").cast("string"),
+                      F.concat_ws(":", "kind", "person_id_l", "person_id_r").alias("group"))
+    left = pairs.join(truth.withColumnRenamed("person_id", "person_id_l"), "person_id_l",
+                      how="inner")
+    right = pairs.join(truth.withColumnRenamed("person_id", "person_id_r"), "person_id_r",
+                       how="inner")
+    return left.select("record_key", "group").unionByName(right.select("record_key", "group"))

@@ -22,7 +22,7 @@
 
 from __future__ import annotations
 
-from vista.identity.link.config import LinkingConfig
+from vista.identity.link.config import LinkingConfig, NameSplitConfig
 from vista.identity.link.deterministic import (
     deterministic_links,
     identifier_values,
@@ -43,7 +43,7 @@ from vista.identity.link.splink_model import (
 from vista.identity.link.trusted_ids import with_trusted_ids
 
 __all__ = [
-    "LINK_KIND", "LinkingConfig", "TrainedModel", "derived_inputs", "deterministic_links",
+    "LINK_KIND", "LinkingConfig", "NameSplitConfig", "TrainedModel", "derived_inputs", "deterministic_links",
     "device_account_links", "explain_pairs", "identifier_values", "link_records",
     "model_charts", "predict", "split_names", "train", "with_past_identifiers",
     "with_trusted_ids",

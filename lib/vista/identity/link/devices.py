@@ -8,12 +8,18 @@ attributed to a UID.
 from __future__ import annotations
 
 from functools import reduce
+from typing import TYPE_CHECKING
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from vista.identity.errors import LinkingInputError
 from vista.identity.link.config import DeviceConfig, LinkingConfig
+from vista.identity.tables import INTERACTIONS_T
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vista.identity.config import IdentityConfig
+    from vista.runtime import RunContext
 from vista.identity.link.deterministic import as_links, require_columns
 
 
@@ -70,3 +76,29 @@ def device_account_links(
     links = as_links(accounts, "device_key", "account_key",
                       F.concat(F.lit("device:"), F.col("dkind")))
     return links.dropDuplicates(["record_key_l", "record_key_r", "link_kind"])
+
+
+def device_uids(ctx: RunContext, records: DataFrame, graph: DataFrame,
+                cfg: IdentityConfig) -> DataFrame | None:
+    """Devices (cookies) seen with accounts of exactly one UID: ``device_key, uid, link_kind``.
+
+    A device is evidence about *where* a person was seen, not that two accounts are one
+    person (a family computer), so it never merges clusters; it only lets web and app
+    events that carry a device id alone be attributed to a UID.
+    """
+    if not ctx.lake.exists(INTERACTIONS_T):
+        return None
+    links = device_account_links(ctx.lake.read(INTERACTIONS_T), cfg.linking, records=records)
+    keys = graph.select("record_key", "uid")
+    ends = links.join(keys.withColumnRenamed("record_key", "record_key_r"), "record_key_r",
+                      how="inner").select(F.col("record_key_l").alias("device_key"), "uid",
+                                          "link_kind")
+    ends = ends.unionByName(
+        links.join(keys.withColumnRenamed("record_key", "record_key_l"), "record_key_l",
+                   how="inner").select(F.col("record_key_r").alias("device_key"), "uid",
+                                       "link_kind"))
+    per_device = ends.groupBy("device_key").agg(
+        F.countDistinct("uid").alias("n"), F.min("uid").alias("uid"),
+        F.min("link_kind").alias("link_kind"))
+    return per_device.where("n = 1").select("device_key", "uid", "link_kind",
+                                            F.lit(ctx.run_id).alias("run_id"))

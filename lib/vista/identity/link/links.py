@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame
 
@@ -15,6 +16,10 @@ from vista.identity.link.config import LinkingConfig
 from vista.identity.link.deterministic import deterministic_links
 from vista.identity.link.splink_model import TrainedModel, predict
 from vista.identity.person.config import CompatibilityConfig
+from vista.schemas import LINKS
+
+if TYPE_CHECKING:  # pragma: no cover - the identity section composes link/'s config
+    from vista.identity.config import IdentityConfig
 
 log = logging.getLogger(__name__)
 
@@ -50,3 +55,18 @@ def link_records(
     if model is not None and cfg.probabilistic.enabled:
         links = links.unionByName(predict(records, model, cfg, new_keys=new_keys, breaks=breaks))
     return links
+
+
+def compute_links(
+    records: DataFrame, cfg: IdentityConfig, model: Any, new_keys: DataFrame | None,
+    breaks: LineageBreaks | None = None,
+) -> DataFrame:
+    """Links from the linking half (deterministic, then probabilistic)."""
+    links = link_records(records, cfg.linking, model, new_keys=new_keys,
+                         compatibility=cfg.clustering.compatibility, breaks=breaks)
+    return links.select([f.name for f in LINKS.fields])
+
+
+def attach_kinds(cfg: IdentityConfig) -> list[str]:
+    """The link kinds that only attach nameless records (never clustering edges)."""
+    return [f"deterministic:{k}" for k in cfg.linking.deterministic.nameless_only_kinds]

@@ -1,0 +1,147 @@
+"""Incremental runs: what changed since the last run, and the part of the graph it touches.
+
+The identity stage is incremental by default. ``silver/identity_resolved`` remembers a
+fingerprint (hash of the matching fields) of every resolved record. A run then:
+
+1. finds new, changed and deleted records (fingerprint anti-joins);
+2. keeps the stored links of unchanged records (``silver/identity_links``) and scores
+   only pairs touching new/changed records (the linker's ``new_keys``); deterministic
+   links are recomputed in full by the linker (cheap), and every link that appeared or
+   disappeared marks both its records as *seeds*;
+3. widens the seeds to every record that shared a UID or a name (the key a lone record
+   joins by, ``clustering.lone_records``) with one, takes the connected components
+   touching them (strong edges, the weaker links a lone record may join by, and the
+   links that attach nameless records), and re-clusters only those components;
+4. updates the registry from the overlap between the old and new clusters of that
+   scope; records outside it keep their UID, link kind and probability.
+
+This equals a full run because clustering is per component and deterministic, and every
+old UID's records lie inside the scope or wholly outside it. The documented exceptions
+are threshold effects of the model itself: Splink's term-frequency adjustments use the
+current population, so an unchanged pair scored near ``threshold_match_probability``
+could cross it in a full re-score but keeps its stored score incrementally; and since
+greedy merging resolves a conflicted component in order of match weight, a re-scored
+pair can also change which of two incompatible records a third one joins
+(``bench/bench_identity_incremental.py`` measures it: none of 5,868 records at 2,000
+sample customers). A changed configuration or a retrained model therefore triggers a full
+run; ``RunOptions.full`` forces one (``vista.identity.stage``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from vista.identity.cluster import connected_components, name_keys, pair_edges
+from vista.identity.config import IdentityConfig
+from vista.identity.lineage import LineageBreaks
+from vista.identity.link.links import attach_kinds, compute_links
+from vista.identity.tables import GRAPH_T, LINKS_T, RESOLVED_T
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vista.runtime import RunContext
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an incremental run re-resolves.
+
+    Attributes:
+        links: The population's links: stored ones of untouched records plus fresh ones.
+        changed: New or changed record keys.
+        deleted: Record keys gone since the last run.
+        scope: Record keys to re-cluster.
+        previous: The stored graph's ``record_key, uid``.
+    """
+
+    links: DataFrame
+    changed: DataFrame
+    deleted: DataFrame
+    scope: DataFrame
+    previous: DataFrame
+
+
+def fingerprints(records: DataFrame, columns: list[str]) -> DataFrame:
+    """``record_key, fingerprint``: a hash of the record's matching fields."""
+    present = [c for c in columns if c in records.columns]
+    payload = F.to_json(F.struct(*[
+        F.array_sort(F.map_entries(F.col(c))).alias(c) if c == "ids" else F.col(c)
+        for c in present]))
+    return records.select("record_key", F.sha2(payload, 256).alias("fingerprint"))
+
+
+def _endpoints(links: DataFrame) -> DataFrame:
+    return links.select(F.col("record_key_l").alias("record_key")).unionByName(
+        links.select(F.col("record_key_r").alias("record_key")))
+
+
+def changed_links(now: DataFrame, stored: DataFrame) -> DataFrame:
+    """Links present in one frame only (by pair and kind): the records they touch."""
+    keys = ["record_key_l", "record_key_r", "link_kind"]
+    a = now.select(*keys).distinct()
+    b = stored.select(*keys).distinct()
+    return _endpoints(a.join(b, on=keys, how="left_anti").unionByName(
+        b.join(a, on=keys, how="left_anti"))).distinct()
+
+
+def changes(ctx: RunContext, fp: DataFrame,
+             breaks: LineageBreaks) -> tuple[DataFrame, DataFrame]:
+    """``(changed, deleted)`` record keys since the last run, by fingerprint."""
+    resolved = ctx.lake.read(RESOLVED_T).select("record_key", "fingerprint")
+    changed = breaks(fp.join(resolved, on=["record_key", "fingerprint"], how="left_anti")
+                            .select("record_key"))
+    deleted = breaks(resolved.join(fp, on="record_key", how="left_anti")
+                            .select("record_key"))
+    return changed, deleted
+
+
+def incremental_scope(ctx: RunContext, records: DataFrame, cfg: IdentityConfig, model: Any,
+                       changed: DataFrame, deleted: DataFrame,
+                       breaks: LineageBreaks) -> Scope:
+    """New links, the seed records and the records to re-cluster in an incremental run."""
+    lake = ctx.lake
+    touched = changed.unionByName(deleted)
+    stored = lake.read(LINKS_T)
+    kept = (stored.where(~F.col("link_kind").startswith("deterministic:"))
+            .join(touched.withColumnRenamed("record_key", "record_key_l"), "record_key_l",
+                  how="left_anti")
+            .join(touched.withColumnRenamed("record_key", "record_key_r"), "record_key_r",
+                  how="left_anti"))
+    fresh = compute_links(records, cfg, model if not changed.isEmpty() else None,
+                          new_keys=changed, breaks=breaks)
+    links = breaks(fresh.unionByName(kept).dropDuplicates(
+        ["record_key_l", "record_key_r", "link_kind"]))
+    seeds = touched.unionByName(changed_links(links, stored)).distinct()
+    prev = lake.read(GRAPH_T).select("record_key", "uid")
+    seed_uids = prev.join(seeds, on="record_key", how="left_semi").select("uid").distinct()
+    scope0 = seeds.unionByName(prev.join(seed_uids, on="uid", how="left_semi")
+                               .select("record_key")).distinct()
+    # a record whose name a seed carries may become (or stop being) the one other
+    # holder of that name a lone record joins (clustering.lone_records)
+    if cfg.clustering.lone_records.enabled:
+        keys = name_keys(records)
+        seed_names = keys.join(scope0, "record_key", how="left_semi").select("name_key")
+        scope0 = scope0.unionByName(keys.join(seed_names.distinct(), "name_key",
+                                              how="left_semi").select("record_key")).distinct()
+    # attach links and weaker links join the scope too: a nameless cluster or a lone
+    # record, and every cluster it may join
+    edges = pair_edges(links, cfg.clustering)
+    weak = (F.col("probability") >= cfg.clustering.lone_records.min_probability
+            if cfg.clustering.lone_records.enabled else F.col("strong"))
+    strong = edges.where(F.col("strong") | weak).select(
+        "record_key_l", "record_key_r").unionByName(
+        links.where(F.col("link_kind").isin(attach_kinds(cfg))).select(
+            "record_key_l", "record_key_r"))
+    comps = connected_components(
+        strong.select(F.col("record_key_l").alias("src"), F.col("record_key_r").alias("dst")),
+        cfg.clustering.max_iterations, breaks)
+    hit = comps.join(scope0.withColumnRenamed("record_key", "node"), on="node",
+                     how="left_semi").select("component").distinct()
+    scope = (comps.join(hit, on="component", how="left_semi")
+             .select(F.col("node").alias("record_key")).unionByName(scope0).distinct()
+             .join(records.select("record_key"), on="record_key", how="left_semi"))
+    return Scope(links=links, changed=changed, deleted=deleted, scope=breaks(scope),
+                 previous=prev)
