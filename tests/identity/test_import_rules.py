@@ -3,10 +3,10 @@
 * no import cycle anywhere in ``vista`` among the imports a module runs when it is
   imported (imports inside functions and under ``TYPE_CHECKING`` run later or never);
 * nothing in ``vista.identity`` imports ``vista.cli`` (at any level);
-* only ``vista.tracking`` (the model registry) imports MLflow among vista's core and
-  identity modules;
-* inside ``vista.identity``, linking and clustering never import each other, and the
-  person rules (names, compatibility) import neither;
+* only ``vista.tracking`` (the model registry) imports MLflow, outside the segment models;
+* inside ``vista.identity``, ``link/`` and ``cluster/`` never import each other, and
+  ``person/`` (names, nicknames, compatibility) imports neither;
+* each of these checks fails on a module that breaks it (a scratch tree);
 * ``vista.identity``'s public API is importable and complete.
 """
 
@@ -116,32 +116,92 @@ def test_the_cycle_finder_finds_a_cycle():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
-@pytest.mark.parametrize("name", sorted(n for n in MODULES if n.startswith("vista.identity")))
+def _importers(target: str, modules: dict[str, Path] = MODULES) -> list[str]:
+    """The modules that import ``target`` (a vista module or a third-party top-level name)
+    at any level (inside functions too; not under ``TYPE_CHECKING``)."""
+    return sorted(n for n, p in modules.items()
+                  if target in _imported(n, p, import_time_only=False))
+
+
+def _in(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def _crossings(graph: dict[str, set[str]], group: str, forbidden: list[str]) -> list[tuple]:
+    """``(module, imported)`` for every module of package ``group`` that imports a module of
+    one of the ``forbidden`` packages."""
+    return sorted((n, t) for n, targets in graph.items() if _in(n, group)
+                  for t in targets if any(_in(t, f) for f in forbidden))
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if _in(n, "vista.identity")))
 def test_identity_modules_import_neither_the_cli_nor_mlflow(name):
     imported = _imported(name, MODULES[name], import_time_only=False)
     assert "vista.cli" not in imported
     assert "mlflow" not in imported  # MLflow is vista.tracking's business
 
 
+def test_only_the_model_registry_imports_mlflow():
+    """Outside the segment models (MLflow pyfunc models of their own), only
+    ``vista.tracking``, the model registry, imports MLflow."""
+    importers = [n for n in _importers("mlflow") if not _in(n, "vista.segments")]
+    assert importers == ["vista.tracking"]
+
+
 def test_only_the_entry_point_imports_the_cli():
     """The stages' commands share ``vista.cli_support``; ``vista.cli`` imports them."""
-    importers = sorted(n for n, p in MODULES.items()
-                       if n != "vista.cli" and "vista.cli" in _imported(n, p, import_time_only=False))
-    assert importers == ["vista.__main__"]
+    assert [n for n in _importers("vista.cli") if n != "vista.cli"] == ["vista.__main__"]
 
 
-PERSON = {"vista.identity.person.names", "vista.identity.person.compatibility"}
-LINK = {"vista.identity.link.deterministic", "vista.identity.link.splink_model", "vista.identity.link.links",
-        "vista.identity.link.blocking", "vista.identity.link.splink_shim"}
-CLUSTER = {"vista.identity.cluster"}
+def _graph() -> dict[str, set[str]]:
+    return {n: _imported(n, p, import_time_only=False) for n, p in MODULES.items()}
+
+
+def test_the_identity_concepts_are_packages():
+    for package in ("person", "link", "cluster"):
+        modules = [n for n in MODULES if _in(n, f"vista.identity.{package}")]
+        assert len(modules) > 2, (package, modules)
 
 
 @pytest.mark.parametrize(("group", "forbidden"), [
-    (LINK, CLUSTER), (CLUSTER, LINK), (PERSON, LINK | CLUSTER)])
+    ("vista.identity.link", ["vista.identity.cluster"]),
+    ("vista.identity.cluster", ["vista.identity.link"]),
+    ("vista.identity.person", ["vista.identity.link", "vista.identity.cluster"])])
 def test_linking_and_clustering_never_import_each_other(group, forbidden):
-    for name in sorted(group):
-        imported = _imported(name, MODULES[name], import_time_only=False)
-        assert not imported & forbidden, (name, imported & forbidden)
+    assert _crossings(_graph(), group, forbidden) == []
+
+
+def test_each_rule_catches_a_breach(tmp_path):
+    """The checks above fail on a module that breaks them (read from a scratch tree)."""
+    pkg = tmp_path / "vista" / "identity"
+    for sub in ("link", "cluster"):
+        (pkg / sub).mkdir(parents=True)
+        (pkg / sub / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (tmp_path / "vista" / "__init__.py").write_text("")
+    (tmp_path / "vista" / "cli.py").write_text("")
+    (pkg / "link" / "model.py").write_text(
+        "def f():\n    import mlflow\n    from vista.identity.cluster import graph\n")
+    (pkg / "cluster" / "graph.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+        "    from vista.identity.link import model\n"
+        "def g():\n    from vista import cli\n")
+    global MODULES
+    real, MODULES = MODULES, {}
+    try:
+        for path in (tmp_path / "vista").rglob("*.py"):
+            parts = list(path.relative_to(tmp_path).with_suffix("").parts)
+            MODULES[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+        graph = _graph()
+        assert _crossings(graph, "vista.identity.link", ["vista.identity.cluster"]) == [
+            ("vista.identity.link.model", "vista.identity.cluster"),
+            ("vista.identity.link.model", "vista.identity.cluster.graph")]
+        # an import under TYPE_CHECKING never runs: not a crossing
+        assert _crossings(graph, "vista.identity.cluster", ["vista.identity.link"]) == []
+        assert _importers("mlflow", MODULES) == ["vista.identity.link.model"]
+        assert _importers("vista.cli", MODULES) == ["vista.identity.cluster.graph"]
+    finally:
+        MODULES = real
 
 
 def test_identity_public_api():
