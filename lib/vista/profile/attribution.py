@@ -135,34 +135,41 @@ def _resolved_rows(activity: DataFrame, key: str, ids: DataFrame, devices: DataF
     # One shuffle: a row's candidates (a handful: its ids times the UIDs each leads to)
     # are gathered per key and decided with array functions.
     per_key = cands.groupBy("key").agg(
-        F.collect_list(F.struct("tier", "kind", "uid")).alias("c"))
+        F.collect_list(F.struct("tier", "kind", "uid")).alias("c"),
+        F.min("tier").alias("best"))
     priority = F.array(*[F.lit(k) for k in cfg.kind_priority]) if cfg.kind_priority \
         else F.array().cast("array<string>")
 
     def rank(kind: Column) -> Column:
         return F.array_position(priority, kind)
 
-    best = F.array_min(F.transform("c", lambda x: x["tier"]))
-    kept = F.filter("c", lambda x: x["tier"] == best)  # the strongest evidence decides
+    kept = F.filter("c", lambda x: x["tier"] == F.col("best"))  # the strongest evidence decides
 
     def kind_uids(kind: Column) -> Column:
         return F.array_distinct(F.transform(F.filter(kept, lambda y: y["kind"] == kind),
                                             lambda y: y["uid"]))
 
-    decided = per_key.select(
-        "key",
-        F.size(F.array_distinct(F.transform(kept, lambda x: x["uid"]))).alias("n"),
-        F.array_min(F.transform(kept, lambda x: x["uid"])).alias("uid_any"),
+    kept_uids = F.transform(kept, lambda x: x["uid"])
+    n = F.size(F.array_distinct(kept_uids))
+    if cfg.kind_priority:
         # the kind named: the first in kind_priority, else the first by name
-        F.array_min(F.transform(kept, lambda x: F.struct(
+        kind_any = F.array_min(F.transform(kept, lambda x: F.struct(
             F.when(rank(x["kind"]) > 0, rank(x["kind"])).otherwise(F.lit(1 << 30))
-            .alias("r"), x["kind"].alias("kind"))))["kind"].alias("kind_any"),
-        # a kind of kind_priority that alone points at one UID, the first such
-        F.array_min(F.filter(F.transform(kept, lambda x: F.struct(
+            .alias("r"), x["kind"].alias("kind"))))["kind"]
+        # a kind of kind_priority that alone points at one UID, the first such; a
+        # conditional branch, so only rows whose ids disagree evaluate it
+        pick = F.when(n > 1, F.array_min(F.filter(F.transform(kept, lambda x: F.struct(
             rank(x["kind"]).alias("r"), x["uid"].alias("uid"), x["kind"].alias("kind"),
             F.size(kind_uids(x["kind"])).alias("m"))),
-            lambda z: (z["m"] == 1) & (z["r"] > 0))).alias("pick"),
-    )
+            lambda z: (z["m"] == 1) & (z["r"] > 0))))
+    else:
+        # no priority: every rank is 0, so the kind named is the first by name and no
+        # kind is ever picked (the lambdas above cost most of this step at 10k customers)
+        kind_any = F.array_min(F.transform(kept, lambda x: x["kind"]))
+        pick = F.lit(None).cast("struct<r:int,uid:string,kind:string,m:int>")
+    decided = per_key.select(
+        "key", n.alias("n"), F.array_min(kept_uids).alias("uid_any"),
+        kind_any.alias("kind_any"), pick.alias("pick"))
     uid = (F.when(F.col("n") == 1, F.col("uid_any"))
            .when(F.col("pick").isNotNull(), F.col("pick.uid")))
     by = (F.when(F.col("n") == 1, F.col("kind_any"))

@@ -248,7 +248,10 @@ def interaction_fields(events: DataFrame, cfg: ProfileConfig, as_of: dt.date) ->
             _share(opens, sent).alias(f"email_open_rate_{w}d"),
             _share(clicks, sent).alias(f"email_click_rate_{w}d"),
             _count_if(inside & matches(e.email_unsubscribe)).alias(f"unsubscribes_{w}d"),
-            F.count_distinct(F.when(inside & matches(e.web), session))
+            # size(collect_set) and not count_distinct: one distinct aggregate per
+            # window makes Spark expand every event once per window (Expand + a second
+            # shuffle); a set per UID and window is a handful of session ids
+            F.size(F.collect_set(F.when(inside & matches(e.web), session)))
             .alias(f"web_sessions_{w}d"),
             _count_if(inside & matches(e.web_search)).alias(f"searches_{w}d"),
             _count_if(inside & matches(e.web_view)).alias(f"views_{w}d"),
