@@ -25,6 +25,7 @@ from vista.errors import VistaError
 
 if TYPE_CHECKING:  # pragma: no cover
     import mlflow
+    from pyspark.sql import SparkSession
 
     from vista.config.models import MlflowConfig
     from vista.identity.link.config import LinkingConfig
@@ -39,6 +40,44 @@ _SETTINGS_ARTIFACT = "identity_model.json"
 
 class TrackingError(VistaError):
     """MLflow could not be reached or a registered model is missing."""
+
+
+@contextmanager
+def spark_model_staging(spark: SparkSession) -> Iterator[str | None]:
+    """A folder where ``mlflow.spark`` stages a Spark ML model's files (its ``dfs_tmpdir``).
+
+    MLflow saves a Spark model through Spark into a folder of the cluster's default file
+    system, then copies it to the driver's disk with that file system (and back for a
+    load); its default, ``/tmp/mlflow``, is never emptied. In local mode the folder is a
+    temporary one on the local disk; on a cluster it is under the application's
+    checkpoint folder when that is on the default file system (HDFS), so every executor
+    reaches it; otherwise MLflow's default is left (an object store is not a file system
+    MLflow can copy from). The folder is removed when the block ends.
+
+    Args:
+        spark: The running session.
+
+    Yields:
+        The folder as Spark names it, or ``None`` for MLflow's default.
+    """
+    from vista.lake import remove, resolve_location
+
+    sc = spark.sparkContext
+    if sc.master.startswith("local"):
+        with tempfile.TemporaryDirectory(prefix="vista-sparkml-") as tmp:
+            yield tmp
+        return
+    current = sc.getCheckpointDir()
+    jvm, conf = sc._jvm, sc._jsc.hadoopConfiguration()
+    default = str(jvm.org.apache.hadoop.fs.FileSystem.get(conf).getUri().getScheme())
+    if not current or not current.startswith(f"{default}:"):
+        yield None
+        return
+    folder = resolve_location(current).join("mlflow-models")
+    try:
+        yield folder.spark
+    finally:
+        remove(folder)
 
 
 @contextmanager

@@ -149,8 +149,8 @@ def lifestyle_refresh(ctx: RunContext, cfg: ls.LifestyleConfig, customers: DataF
                                        cfg.features.sqrt_shares))
     n_customers = customers.count()
     n_eligible = eligible.count()
-    loaded = None if ctx.options.get("retrain") else load_latest(ctx.config.mlflow,
-                                                                 cfg.registered_model)
+    loaded = None if ctx.options.get("retrain") else load_latest(
+        ctx.config.mlflow, cfg.registered_model, ctx.spark)
     reason = "retrain asked" if ctx.options.get("retrain") else "no registered model"
     if loaded is not None and loaded.model_hash != cfg.model_hash():
         reason, loaded = "the lifestyle config changed", None
@@ -338,7 +338,7 @@ def run_behavioural(ctx: RunContext, cfg: SegmentsConfig) -> dict[str, Any]:
         _gate(life.assignments, n_customers, cfg.lifestyle, sizes, ctx)
     with behaviour_tracking.run(ctx, cfg) as tracker:
         if life.retrained:
-            life.model = behaviour_tracking.register(life.model, cfg.lifestyle)
+            life.model = behaviour_tracking.register(life.model, cfg.lifestyle, ctx.spark)
             life.assignments = life.assignments.withColumn(
                 "model_version", F.lit(life.model.version))
         prev_life = _optional(ctx, LIFESTYLE_T)

@@ -22,7 +22,7 @@ from vista.segments.lifestyle_model import LifestyleModel, log_model
 from vista.segments.tracking import RUN_NAME, refresh_run
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pyspark.sql import DataFrame
+    from pyspark.sql import DataFrame, SparkSession
 
     from vista.runtime import RunContext
     from vista.segments.behaviour import LifestyleOutcome
@@ -32,9 +32,10 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 
-def register(fitted: LifestyleModel, cfg: LifestyleConfig) -> LifestyleModel:
+def register(fitted: LifestyleModel, cfg: LifestyleConfig,
+             spark: SparkSession) -> LifestyleModel:
     """Log and register a newly trained model in the active run; returns it versioned."""
-    version = log_model(fitted, cfg.registered_model)
+    version = log_model(fitted, cfg.registered_model, spark)
     return dataclasses.replace(fitted, version=version)
 
 
