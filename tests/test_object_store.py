@@ -1,20 +1,24 @@
-"""A whole run whose lake is on an S3-compatible server, on each Delta engine.
+"""The whole pipeline with its lake on an S3-compatible server, on each Delta engine.
 
-moto's S3 server runs on 127.0.0.1 as a subprocess; ``vista demo`` runs in a subprocess of
-its own with the lake root, Spark's checkpoints, the run manifests, the quality Data Docs
-and MLflow's artifact root all ``s3a://`` locations in one bucket (the sample's source
-files stay local). Spark reaches the bucket through Hadoop's S3 connector, fetched from
+moto's S3 server runs on 127.0.0.1 as a subprocess; ``vista demo`` runs every stage
+(ingest, identity, profile, segments, activation) in a subprocess of its own with the lake
+root, Spark's checkpoints, the run manifests, the quality Data Docs, MLflow's artifact root
+and the exports' root all ``s3a://`` locations in one bucket (the sample's source files
+and MLflow's tracking database stay local, in the test's folder, as do the process's
+temporary files: nothing else may be written to the local disk). Spark reaches the bucket through Hadoop's S3 connector, fetched from
 Maven Central by Spark itself (``spark.packages``, into the repository's ``.vista/ivy``);
 delta-rs through its own object store. The server is named once, in the environment
 (``AWS_ENDPOINT_URL``), as are the credentials; the config holds neither.
 
 The outputs are read back from the bucket without Spark: the Delta tables through
-delta-rs, the manifest, Data Docs and MLflow's artifacts as objects; ``vista runs`` lists
-the run from the object store.
+delta-rs, the manifest, Data Docs, MLflow's artifacts and the export files as objects;
+``vista runs`` lists the run from the object store.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import subprocess
@@ -33,7 +37,7 @@ pytestmark = pytest.mark.slow  # a moto server, a whole run and `vista runs`, pe
 
 REPO = Path(__file__).resolve().parents[1]
 BUCKET = "vista-test-lake"
-STAGES = ["ingest", "identity", "profile"]
+STAGES = ["ingest", "identity", "profile", "segments", "activation"]
 # Hadoop's S3 connector of the Hadoop inside the pinned PySpark (4.0.1 ships 3.4.1)
 HADOOP_AWS = "org.apache.hadoop:hadoop-aws:3.4.1"
 
@@ -58,8 +62,11 @@ class S3Server:
                                                                           Prefix=prefix)
         return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
+    def data(self, key: str) -> bytes:
+        return self.client().get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
     def text(self, key: str) -> str:
-        return self.client().get_object(Bucket=BUCKET, Key=key)["Body"].read().decode("utf-8")
+        return self.data(key).decode("utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +116,8 @@ def _config(work: Path, engine: str) -> Path:
         f"  ivy_dir: {REPO / '.vista' / 'ivy'}\n"
         "  conf:\n"
         f"    spark.sql.warehouse.dir: {work / 'warehouse'}\n"
+        # the JVM's temporary files (Spark's block manager, shuffle) in the test's folder
+        f"    spark.driver.extraJavaOptions: -Djava.io.tmpdir={work / 'tmp'}\n"
         # moto, like MinIO, serves buckets as paths, not host names
         "    spark.hadoop.fs.s3a.path.style.access: 'true'\n"
         "    spark.hadoop.fs.s3a.aws.credentials.provider: "
@@ -117,6 +126,7 @@ def _config(work: Path, engine: str) -> Path:
         f"mlflow: {{tracking_uri: 'sqlite:///{work / 'mlflow.db'}', "
         f"artifact_location: {base}/mlruns, experiment: vista-{engine}}}\n"
         f"ingest: {{inputs_root: {work / 'sample'}}}\n"
+        f"activation: {{exports_root: {base}/exports}}\n"
         "demo: {customers: 40, seed: 3, months: 12, bad_row_rate: 0.04}\n"
         f"run: {{stages: [{', '.join(STAGES)}]}}\n",
         encoding="utf-8")
@@ -125,8 +135,13 @@ def _config(work: Path, engine: str) -> Path:
 
 def _vista(args: list[str], work: Path, server: S3Server) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AWS_", "VISTA__", "PYSPARK_DRIVER"))}
+           if not k.startswith(("AWS_", "VISTA__", "PYSPARK_DRIVER", "MLFLOW_"))}
     env.update(server.env)
+    # Python's temporary files and anything written under the home folder (caches) stay in
+    # the test's folder too, where the test can see them.
+    for name in ("tmp", "home"):
+        (work / name).mkdir(exist_ok=True)
+    env.update(TMPDIR=str(work / "tmp"), HOME=str(work / "home"))
     env["PYSPARK_PYTHON"] = sys.executable
     return subprocess.run([sys.executable, "-m", "vista", *args], cwd=work, env=env,
                           capture_output=True, text=True, timeout=1200)
@@ -142,13 +157,42 @@ def _delta_table(server: S3Server, key: str):  # -> pyarrow.Table
     return DeltaTable(f"s3://{BUCKET}/{key}", storage_options=options).to_pyarrow_table()
 
 
+def _rows(server: S3Server, keys: list[str], fmt: str) -> list[dict]:
+    """The rows of an export folder's part files, read from the bucket."""
+    import pyarrow.parquet as pq
+
+    rows: list[dict] = []
+    for key in keys:
+        if fmt == "csv" and key.endswith(".csv"):
+            rows += list(csv.DictReader(io.StringIO(server.text(key))))
+        elif fmt == "jsonl" and key.endswith(".json"):
+            rows += [json.loads(line) for line in server.text(key).splitlines() if line]
+        elif fmt == "parquet" and key.endswith(".parquet"):
+            rows += pq.read_table(io.BytesIO(server.data(key))).to_pylist()
+    return rows
+
+
+# Every destination of conf/local.yaml: its format, and the identifier column of its rows.
+DESTINATIONS = {"crm": "csv", "email_platform": "csv", "ad_platform": "csv", "cms": "jsonl",
+                "bi": "parquet"}
+# What the subprocess may leave in the test's folder; anything else is a local write.
+LOCAL_FILES = {"s3.yaml", "sample", "mlflow.db", "tmp", "home", "warehouse"}
+
+
 @pytest.mark.parametrize("engine", ["delta-rs", "delta-spark"])
-def test_a_run_with_its_lake_on_an_s3_server(engine: str, s3_server: S3Server,
-                                              tmp_path: Path) -> None:
+def test_the_whole_pipeline_with_its_lake_on_an_s3_server(engine: str, s3_server: S3Server,
+                                                          tmp_path: Path) -> None:
     conf = _config(tmp_path, engine)
+    started = time.monotonic()
     done = _vista(["demo", "--conf", str(conf)], tmp_path, s3_server)
+    seconds = time.monotonic() - started
+    leftovers = sorted(p.name for p in tmp_path.iterdir())
+    temp_left = sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "tmp").rglob("*"))
     (tmp_path / "demo.log").write_text(done.stdout + done.stderr, encoding="utf-8")
+    print(f"{engine}: vista demo, every stage on the S3 server, in {seconds:.0f} s "
+          f"(load average {os.getloadavg()[0]:.1f})")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
+    assert "\tat " not in done.stdout + done.stderr  # no Java stack trace in the log
 
     keys = s3_server.keys(f"{engine}/")
     (manifest_key,) = [k for k in keys if k.startswith(f"{engine}/lake/_manifests/")
@@ -163,9 +207,11 @@ def test_a_run_with_its_lake_on_an_s3_server(engine: str, s3_server: S3Server,
     assert manifest["tables"] and all(t["path"].startswith(lake) for t in manifest["tables"])
 
     # The tables are Delta tables in the bucket, and any reader opens them.
-    records = _delta_table(s3_server, f"{engine}/lake/silver/person_records")
-    graph = _delta_table(s3_server, f"{engine}/lake/silver/identity_graph")
-    profiles = _delta_table(s3_server, f"{engine}/lake/gold/customer_profile")
+    def table(name: str):  # -> pyarrow.Table
+        return _delta_table(s3_server, f"{engine}/lake/{name}")
+
+    records, graph = table("silver/person_records"), table("silver/identity_graph")
+    profiles = table("gold/customer_profile")
     identity = next(s for s in manifest["stages"] if s["name"] == "identity")["metrics"]
     record_keys = set(records.column("record_key").to_pylist())
     graph_keys = graph.column("record_key").to_pylist()
@@ -175,10 +221,45 @@ def test_a_run_with_its_lake_on_an_s3_server(engine: str, s3_server: S3Server,
     assert None not in uids and len(uids) == identity["uids"]
     assert sorted(profiles.column("uid").to_pylist()) == sorted(uids)  # one card per UID
 
-    # Data Docs and MLflow's artifacts landed in the bucket, next to the lake.
+    # Segments: RFM and lifecycle give every customer one segment, CLV scores the buyers,
+    # and the catalogue's sizes are the segment tables' own counts.
+    rfm, lifecycle = table("gold/segments_rfm"), table("gold/segments_lifecycle")
+    assert sorted(rfm.column("uid").to_pylist()) == sorted(uids)
+    assert sorted(lifecycle.column("uid").to_pylist()) == sorted(uids)
+    clv_uids = table("gold/clv").column("uid").to_pylist()
+    assert clv_uids and len(clv_uids) == len(set(clv_uids)) and set(clv_uids) <= uids
+    assert set(table("gold/segments_lifestyle").column("uid").to_pylist()) <= uids
+    catalogue = table("gold/segment_catalogue").to_pylist()
+    for name, segments in (("rfm", rfm.column("segment").to_pylist()),
+                           ("lifecycle", lifecycle.column("stage").to_pylist())):
+        sizes = {r["segment"]: r["size"] for r in catalogue if r["segmentation"] == name}
+        assert sizes == {s: segments.count(s) for s in set(segments)}, name
+
+    # Exports: one folder per destination under the bucket's exports root, named by the
+    # run, holding as many rows as the manifest says; BI (no consent needed, keyed by UID)
+    # gets exactly one row per customer.
+    destinations = next(s for s in manifest["stages"]
+                        if s["name"] == "activation")["metrics"]["destinations"]
+    assert sorted(destinations) == sorted(DESTINATIONS)
+    for name, fmt in DESTINATIONS.items():
+        folder = f"{engine}/exports/{name}/{manifest['run_id']}/"
+        rows = _rows(s3_server, [k for k in keys if k.startswith(folder)], fmt)
+        assert f"{folder}_SUCCESS" in keys and len(rows) == destinations[name]["exported"], name
+        if name == "bi":
+            assert sorted(r["uid"] for r in rows) == sorted(uids)
+    assert destinations["crm"]["exported"] > 0 and destinations["cms"]["exported"] > 0
+    assert table("_state/activation_exports").num_rows > 0
+    assert table("_privacy/export_folders").num_rows == len(DESTINATIONS)
+
+    # Data Docs and MLflow's artifacts (plots, models) landed in the bucket.
     assert f"{engine}/lake/_quality/data_docs/index.html" in keys
-    assert any(k.startswith(f"{engine}/mlruns/") and k.endswith("identity/cluster_sizes.json")
-               for k in keys)
+    mlflow_keys = [k for k in keys if k.startswith(f"{engine}/mlruns/")]
+    assert any(k.endswith("identity/cluster_sizes.json") for k in mlflow_keys)
+    assert [k for k in mlflow_keys if "/segments/plots/" in k and k.endswith(".png")]
+    models = [k for k in mlflow_keys if k.endswith("/MLmodel")]
+    assert len(models) >= 3, models  # identity, CLV and lifestyle models
+    assert [k for k in mlflow_keys if "/lifestyle_model/sparkml/stages/" in k], \
+        "the lifestyle model's Spark pipeline is not in the bucket"
     # The run's checkpoints were written there and removed after the run.
     assert not [k for k in keys if k.startswith(f"{engine}/checkpoints/")
                 and "/rdd-" in k], (manifest["maintenance"], done.stderr[-3000:])
@@ -188,7 +269,7 @@ def test_a_run_with_its_lake_on_an_s3_server(engine: str, s3_server: S3Server,
     assert runs.returncode == 0, runs.stdout[-3000:] + runs.stderr[-3000:]
     assert manifest["run_id"] in runs.stdout and "succeeded" in runs.stdout
 
-    # Nothing went to a local folder named like the bucket or the scheme.
-    strays = [p for p in tmp_path.rglob("*")
-              if p.name in (BUCKET, "s3a:", "s3:") or BUCKET in p.name]
-    assert strays == [], strays
+    # Nothing was written to the local disk but the sample, MLflow's tracking database
+    # and caches under the (test's) home folder: the process's temporary files are gone.
+    assert set(leftovers) <= LOCAL_FILES, leftovers
+    assert temp_left == [], temp_left
