@@ -144,3 +144,20 @@ def test_run_on_an_empty_config_exits_with_one_line_and_writes_nothing(
             "(or holds only comments); expected a mapping of sections such as lake:, ingest:; "
             "run without --conf for the defaults"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.yaml"]  # no .vista/ lake
+
+
+def test_a_lake_location_is_checked_when_local_in_any_spelling_and_never_when_remote(
+        tmp_path: Path) -> None:
+    """A file that stands where the lake folder should be is reported whether the location
+    is a path or a ``file:`` URI; object-store and HDFS URIs are left to the run."""
+    from vista.config.loader import check_paths
+    from vista.errors import ConfigProblem
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x", encoding="utf-8")
+    for root, reported in ((str(blocker), True), (blocker.as_uri(), True),
+                           ("s3a://bucket/lake", False), ("dbfs:/lake", False),
+                           ("hdfs://namenode:8020/lake", False)):
+        problems: list[ConfigProblem] = []
+        check_paths({"lake": {"root": root}}, problems)
+        assert bool(problems) is reported, (root, problems)

@@ -26,7 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from vista.config.root import VistaConfig
 
 ENV_PREFIX = "VISTA__"
-_REMOTE = ("s3://", "s3a://", "gs://", "abfs://", "abfss://", "hdfs://", "dbfs:/", "file:/")
 
 
 def key_path(loc: tuple[Any, ...]) -> str:
@@ -152,9 +151,14 @@ def apply_env_overrides(
 
 
 def _local(path: str) -> Path | None:
-    if not path or path.startswith(_REMOTE) or "://" in path:
+    """The local folder a location names (a ``file:`` URI too); ``None`` for a URI of any
+    other scheme (read by :func:`vista.lake.resolve_location`, like the run reads it)."""
+    from vista.lake import resolve_location
+
+    if not path or not path.strip():
         return None
-    return Path(path).expanduser()
+    local = resolve_location(os.path.expanduser(path)).local
+    return None if local is None else Path(local)
 
 
 def _check_writable_dir(key: str, value: Any, problems: list[ConfigProblem]) -> None:
