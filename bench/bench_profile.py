@@ -40,7 +40,14 @@ load average is printed with each run):
                           69.8x; the executors' tasks used 31-33 CPU s of the JVM's ~100
                           (Spark's event log), the rest is the JVM's fixed cost
 
-100k customers was not run: its ingest alone takes about an hour here (README, Speed).
+    nice -n 10 .venv/bin/python bench/prepare_profile_lake.py --customers 100000 \
+        --workdir /tmp/vprof/k100        # ingest 1,344 s at load 6.6-10
+    nice -n 10 .venv/bin/python bench/bench_profile.py --conf /tmp/vprof/k100/bench.yaml \
+        --driver-memory 6g
+
+    100k customers (97,221 UIDs, 217,761 attributed orders, 4,037,219 interactions),
+    after 8fbb86e: stage 305.9 s, 320.5 CPU s (load 8.7) vs DuckDB 13.0 s, 10.6 CPU s:
+    23.5x in wall time, 30.2x in CPU; the 3x target is missed.
 
 Usage:
     nice -n 10 .venv/bin/python bench/bench_profile.py --conf DIR/bench.yaml
