@@ -29,8 +29,8 @@ Measured (2 cores shared with CI and other sessions, so wall times are inflated;
 load average is printed with each run):
 
     nice -n 10 .venv/bin/python bench/prepare_profile_lake.py --customers 10000 \
-        --workdir /tmp/vprof/k10          # ingest 380 s at load 12
-    nice -n 10 .venv/bin/python bench/bench_profile.py --conf /tmp/vprof/k10/bench.yaml
+        --workdir WORKDIR_10K          # ingest 380 s at load 12
+    nice -n 10 .venv/bin/python bench/bench_profile.py --conf WORKDIR_10K/bench.yaml
 
     10k customers (9,760 UIDs, 22,934 attributed orders, 415,927 interactions),
     identity from the ground truth:
@@ -41,8 +41,8 @@ load average is printed with each run):
                           (Spark's event log), the rest is the JVM's fixed cost
 
     nice -n 10 .venv/bin/python bench/prepare_profile_lake.py --customers 100000 \
-        --workdir /tmp/vprof/k100        # ingest 1,344 s at load 6.6-10
-    nice -n 10 .venv/bin/python bench/bench_profile.py --conf /tmp/vprof/k100/bench.yaml \
+        --workdir WORKDIR_100K        # ingest 1,344 s at load 6.6-10
+    nice -n 10 .venv/bin/python bench/bench_profile.py --conf WORKDIR_100K/bench.yaml \
         --driver-memory 6g
 
     100k customers (97,221 UIDs, 217,761 attributed orders, 4,037,219 interactions),

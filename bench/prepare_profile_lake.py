@@ -20,8 +20,8 @@ card's figures are those of a perfect identity resolution, not of vista's.
 
 Usage:
     nice -n 10 .venv/bin/python bench/prepare_profile_lake.py --customers 10000 \
-        --workdir /tmp/vprof/k10
-    nice -n 10 .venv/bin/python bench/bench_profile.py --conf /tmp/vprof/k10/bench.yaml
+        --workdir WORKDIR
+    nice -n 10 .venv/bin/python bench/bench_profile.py --conf WORKDIR/bench.yaml
 
 Not part of pytest. Writes only under ``--workdir`` (keep it out of the repository).
 """
