@@ -12,14 +12,7 @@ Every default is general; a deployment sets its own values under ``identity`` in
         split_thresholds: [0.99, 0.999]
         max_iterations: 60             # connected-components guard
         lone_records: {enabled: true, min_probability: 0.5}
-        compatibility:          # vista.identity.person.config
-          birth_date: {enabled: true, max_differing_parts: 1, allow_day_month_swap: true}
-          first_name: {enabled: true, max_edits: 2, max_edit_ratio: 0.34,
-                       allow_prefix: true, allow_transposition: true,
-                       typo_edits: 1, typo_min_length: 5,
-                       nicknames: {bob: robert, liz: elizabeth}}
-          full_name: {enabled: true, min_shared_words: 2, max_edits: 2, max_edit_ratio: 0.34}
-          gender_must_agree: false
+        compatibility: {...}           # the person rules: vista.identity.person.config
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Typed configuration of the person rules: when two records cannot be one person.
 
 Every default is general; a deployment sets its own values under
-``identity.clustering.compatibility`` in ``conf/`` (the YAML shape is in
-``vista.identity.cluster.config``)::
+``identity.clustering.compatibility`` in ``conf/`` (every key optional)::
 
     compatibility:
       birth_date: {enabled: true, max_differing_parts: 1, allow_day_month_swap: true}
