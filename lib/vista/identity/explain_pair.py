@@ -28,6 +28,7 @@ from pyspark.sql import types as T
 from vista.identity.config import IdentityConfig
 from vista.identity.errors import ExplainError
 from vista.identity.link.config import BlockingRule
+from vista.identity.link.model_inputs import SETTING
 from vista.identity.link.splink_model import (
     TrainedModel,
     _as_trained,
@@ -36,8 +37,6 @@ from vista.identity.link.splink_model import (
 )
 
 log = logging.getLogger(__name__)
-
-SETTING = "identity.linking.probabilistic"
 
 
 @dataclass(frozen=True)
