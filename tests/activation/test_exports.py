@@ -98,7 +98,9 @@ def test_changes_only_export_state_consent_and_failure(spark, tmp_path):
         ignore_row_order=True, ignore_nullable=True)
 
     third = export_destination(lake, cfg, crm, "run4")
-    assert (third.exported, third.unchanged) == (0, 3)
+    # Nothing changed: no empty delivery for the destination to pick up.
+    assert (third.exported, third.unchanged, third.path, third.folder) == (0, 3, None, None)
+    assert not (tmp_path / "exports" / "crm" / "run4").exists()
 
     with pytest.raises(ActivationError, match="gold/segments_missing.*does not exist"):
         export_destination(lake, cfg, cfg.destination("ads"), "run5")

@@ -15,6 +15,10 @@ fingerprint of what the last *successful* export sent. An export:
 4. only then merges the adds, changes and removals into the state. A write that fails
    leaves the state as it was, so the next run emits the same changes again.
 
+A changes-only export with nothing to send (no add, change or removal) writes no folder,
+so a destination that picks up every new folder never receives an empty delivery; a full
+export always writes its folder (an empty one empties the destination's list).
+
 A dry run does steps 1-2 and reports the counts.
 """
 
@@ -234,7 +238,11 @@ def export_destination(lake: Lake, cfg: ActivationConfig, dest: DestinationConfi
             cols.append(F.col(CHANGE))
         exported = sum(counts[k] for k in kinds)
         path = None
-        if not dry_run:
+        nothing = dest.mode == "changes" and exported == 0
+        if nothing and not dry_run:
+            log.info("export %s (changes): nothing changed since the last export; no "
+                     "folder written", dest.name)
+        if not dry_run and not nothing:
             if gate is not None:
                 gate(out.select(*cols), f"exports/{dest.name}", built.key_column)
             parent = destination_path(cfg, dest, lake.root)
