@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,13 +133,40 @@ def demo_run(spark, scratch_dir: Path):
         "demo: {customers: 40, seed: 3, months: 12, bad_row_rate: 0.04}\n",
         encoding="utf-8",
     )
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main(["demo", "--conf", str(conf)])
+    import logging
+
+    import vista.cli
+
+    # What the user sees (stdout and stderr) and every log record any logger lets through
+    # at its level (the terminal shows only progress lines): the privacy test scans all.
+    records: list[str] = []
+
+    class _Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(f"{record.name} {record.getMessage()}")
+
+    keep, setup = _Keep(level=logging.DEBUG), vista.cli.setup_logging
+
+    def setup_and_keep(verbose: bool = False) -> None:
+        setup(verbose)
+        logging.getLogger().addHandler(keep)
+
+    out, err = io.StringIO(), io.StringIO()
+    vista.cli.setup_logging = setup_and_keep
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["demo", "--conf", str(conf)])
+    finally:
+        vista.cli.setup_logging = setup
+        logging.getLogger().removeHandler(keep)
+        for handler in logging.getLogger().handlers:  # basicConfig's, on the closed-over err
+            if getattr(handler, "stream", None) is err:
+                handler.setStream(sys.stderr)
     cfg = load_config(conf)
     manifests = sorted((root / "lake" / "_manifests").glob("*.json"))
     return SimpleNamespace(
-        code=code, stdout=out.getvalue(), conf=conf, cfg=cfg, root=root,
+        code=code, stdout=out.getvalue(), stderr=err.getvalue(), logs=records,
+        conf=conf, cfg=cfg, root=root,
         sample=root / "sample", lake=Lake.from_config(spark, cfg.lake),
         manifest=json.loads(manifests[-1].read_text()) if manifests else None,
     )
