@@ -86,25 +86,32 @@ def _present(value: Column) -> Column:
     return value.isNotNull() & (F.length(F.trim(value)) > 0)
 
 
-def _row_ids(activity: DataFrame, key: str) -> DataFrame:
-    return (activity.select(F.col(key).alias("key"), F.explode("ids").alias("kind", "value"))
-            .where(_present(F.col("value")))
-            .select("key", "kind", F.trim("value").alias("value")))
+_SET, _HASH = "_id_set", "_id_hash"
 
 
-def _candidates(activity: DataFrame, key: str, ids: DataFrame, devices: DataFrame | None,
+def _id_set(ids: Column) -> Column:
+    """A row's present ids as a sorted array of ``(kind, value)`` (values trimmed): all a
+    row's UID depends on. Many rows share one (the events of one device or account)."""
+    present = F.filter(F.map_entries(ids), lambda e: _present(e["value"]))
+    return F.array_sort(F.transform(present, lambda e: F.struct(
+        e["key"].alias("kind"), F.trim(e["value"]).alias("value"))))
+
+
+def _candidates(sets: DataFrame, ids: DataFrame, devices: DataFrame | None,
                 device_kinds: dict[str, str]) -> DataFrame:
-    """``key, kind, uid, tier``: every UID a row's ids lead to."""
-    row_ids = _row_ids(activity, key)
+    """``_id_hash, _id_set, kind, uid, tier``: every UID an id set's ids lead to."""
+    row_ids = sets.select(_HASH, _SET, F.explode(_SET).alias("e")).select(
+        _HASH, _SET, F.col("e.kind").alias("kind"), F.col("e.value").alias("value"))
     cands = row_ids.join(ids, on=["kind", "value"], how="inner").select(
-        "key", "kind", "uid", F.lit(_PERSON).alias("tier"))
+        _HASH, _SET, "kind", "uid", F.lit(_PERSON).alias("tier"))
     if devices is not None and device_kinds:
         prefix = F.element_at(F.create_map(*[F.lit(x) for kv in device_kinds.items()
                                             for x in kv]), F.col("kind"))
         dev = (row_ids.where(F.col("kind").isin(list(device_kinds)))
-               .select("key", "kind", F.concat(prefix, F.lit(":"), "value").alias("device_key"))
+               .select(_HASH, _SET, "kind",
+                       F.concat(prefix, F.lit(":"), "value").alias("device_key"))
                .join(devices.select("device_key", "uid"), on="device_key", how="inner")
-               .select("key", "kind", "uid", F.lit(_DEVICE).alias("tier")))
+               .select(_HASH, _SET, "kind", "uid", F.lit(_DEVICE).alias("tier")))
         cands = cands.unionByName(dev)
     return cands
 
@@ -130,11 +137,24 @@ def resolve(activity: DataFrame, key: str, ids: DataFrame, devices: DataFrame | 
 
 def _resolved_rows(activity: DataFrame, key: str, ids: DataFrame, devices: DataFrame | None,
                    cfg: AttributionConfig, device_kinds: dict[str, str]) -> DataFrame:
-    """Every column of ``activity`` plus ``uid, attributed_by, reason`` (see :func:`resolve`)."""
-    cands = _candidates(activity, key, ids, devices, device_kinds)
-    # One shuffle: a row's candidates (a handful: its ids times the UIDs each leads to)
-    # are gathered per key and decided with array functions.
-    per_key = cands.groupBy("key").agg(
+    """Every column of ``activity`` plus ``uid, attributed_by, reason`` (see :func:`resolve`).
+
+    A row's UID depends only on its set of ids, so each distinct set is decided once
+    (millions of events share a few hundred thousand sets) and the rows join the
+    decisions by their set (and its hash, to sort and partition on a long).
+    """
+    id_set = _id_set(F.col("ids"))
+    has_ids = F.coalesce(F.size(id_set), F.lit(0)) > 0
+    rows = activity.select("*", id_set.alias(_SET)).select(
+        "*", has_ids.alias("_has_ids"),
+        # a row without ids matches no decision: hashed by its key, so that such rows
+        # spread over the join's partitions instead of all meeting in one
+        F.when(has_ids, F.xxhash64(_SET)).otherwise(F.xxhash64(key)).alias(_HASH))
+    sets = rows.where(F.col("_has_ids")).select(_HASH, _SET).distinct()
+    cands = _candidates(sets, ids, devices, device_kinds)
+    # One shuffle: a set's candidates (a handful: its ids times the UIDs each leads to)
+    # are gathered per set and decided with array functions.
+    per_key = cands.groupBy(_HASH, _SET).agg(
         F.collect_list(F.struct("tier", "kind", "uid")).alias("c"),
         F.min("tier").alias("best"))
     priority = F.array(*[F.lit(k) for k in cfg.kind_priority]) if cfg.kind_priority \
@@ -168,18 +188,16 @@ def _resolved_rows(activity: DataFrame, key: str, ids: DataFrame, devices: DataF
         kind_any = F.array_min(F.transform(kept, lambda x: x["kind"]))
         pick = F.lit(None).cast("struct<r:int,uid:string,kind:string,m:int>")
     decided = per_key.select(
-        "key", n.alias("n"), F.array_min(kept_uids).alias("uid_any"),
+        _HASH, _SET, n.alias("n"), F.array_min(kept_uids).alias("uid_any"),
         kind_any.alias("kind_any"), pick.alias("pick"))
     uid = (F.when(F.col("n") == 1, F.col("uid_any"))
            .when(F.col("pick").isNotNull(), F.col("pick.uid")))
     by = (F.when(F.col("n") == 1, F.col("kind_any"))
           .when(F.col("pick").isNotNull(), F.col("pick.kind")))
-    has_ids = F.coalesce(F.exists(F.map_values("ids"), _present), F.lit(False))
     return (
-        activity.select("*", has_ids.alias("_has_ids"))
-        .join(decided.select(F.col("key").alias(key), uid.alias("uid"),
-                             by.alias("attributed_by"), F.lit(True).alias("_matched")),
-              on=key, how="left")
+        rows.join(decided.select(_HASH, _SET, uid.alias("uid"), by.alias("attributed_by"),
+                                 F.lit(True).alias("_matched")),
+                  on=[_HASH, _SET], how="left")
         .select(*activity.columns, "uid", "attributed_by",
                 F.when(F.col("uid").isNotNull(), F.lit(None).cast("string"))
                 .when(~F.col("_has_ids"), F.lit(NO_IDS))

@@ -119,11 +119,12 @@ def build_profile(inputs: ProfileInputs, cfg: ProfileConfig, as_of: dt.date) -> 
     Raises:
         ConfigError: A value-tier rule is not valid SQL over the card's columns.
     """
-    # Every field groups by UID: with each activity frame shuffled by UID once, the
-    # dozen per-UID aggregations and the joins between them need no further exchange.
-    by_uid = [inputs.orders.repartition("uid"), inputs.order_lines.repartition("uid"),
-              inputs.interactions.repartition("uid")]
-    order_rows, line_rows, event_rows = by_uid
+    # Orders and order lines are shuffled by UID once: their aggregations (and the order
+    # gaps' window) then need no further exchange. The interactions are not: millions of
+    # wide rows, each aggregation over them is reduced per UID before its shuffle.
+    order_rows, line_rows = inputs.orders.repartition("uid"), inputs.order_lines.repartition(
+        "uid")
+    event_rows = inputs.interactions
     discounted = (order_rows.where(F.col("discount_amount") > 0)
                   .select("order_key", F.lit(True).alias("_discounted")))
     orders = fd.order_fields(order_rows, cfg, as_of)
@@ -137,12 +138,9 @@ def build_profile(inputs: ProfileInputs, cfg: ProfileConfig, as_of: dt.date) -> 
           .join(lines, on="uid", how="left")
           .join(events, on="uid", how="left")
           .join(intent, on="uid", how="left"))
-    end = fd.as_of_end(as_of)
-    # the first and last event of any kind up to as_of
-    activity = (order_rows.select("uid", "ts").unionByName(
-        event_rows.select("uid", "ts")).where(F.col("ts") < end)
-        .groupBy("uid").agg(F.min("ts").alias("_first_act"), F.max("ts").alias("_last_act")))
-    df = df.join(activity, on="uid", how="left")
+    # the first and last event of any kind up to as_of (least/greatest skip nulls)
+    df = df.select("*", F.least("first_order_at", "_first_event").alias("_first_act"),
+                   F.greatest("last_order_at", "_last_event").alias("_last_act"))
     windowed = [f.name.format(w=w) for f in fd.FIELDS if "{w}" in f.name
                 for w in cfg.engagement_windows_days]
     counts = ["orders", "tickets", "tickets_open", "complaints", "open_claims",

@@ -257,7 +257,8 @@ def interaction_fields(events: DataFrame, cfg: ProfileConfig, as_of: dt.date) ->
             _count_if(inside & matches(e.web_view)).alias(f"views_{w}d"),
         ]
     aggs += _service(e, end) + _advocacy(e)
-    aggs.append(F.collect_set("source").alias("_event_sources"))
+    aggs += [F.collect_set("source").alias("_event_sources"),
+             F.min("ts").alias("_first_event"), F.max("ts").alias("_last_event")]
     per_uid = known.groupBy("uid").agg(*aggs)
     answers = (known.where(matches(e.responses)).groupBy("uid", "channel")
                .agg(F.count("*").alias("n"), F.max("ts").alias("last"))
