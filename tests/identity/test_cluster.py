@@ -12,6 +12,7 @@ from vista.identity.cluster import (
     CLUSTERS,
     cluster_records,
     connected_components,
+    reachable,
     record_links,
     size_histogram,
 )
@@ -53,6 +54,21 @@ def test_connected_components_on_a_long_path_and_two_islands(spark):
         + [("x", "x"), ("y", "x"), ("z", "x"), ("p", "p"), ("q", "p")],
         "node string, component string")
     assertDataFrameEqual(got, expected)
+
+
+def test_reachable_is_the_seeds_components_and_stops_at_its_limit(spark):
+    from vista.identity.errors import ClusteringError
+
+    # the same graph: a seed in the middle of the path, one in the pair, one lone seed
+    path = [(f"n{i:02d}", f"n{i + 1:02d}") for i in range(11)]
+    edges = spark.createDataFrame(
+        [*path, ("x", "y"), ("y", "z"), ("z", "x"), ("q", "p")], "src string, dst string")
+    seeds = spark.createDataFrame([("n05",), ("q",), ("alone",)], "node string")
+    expected = spark.createDataFrame(
+        [(f"n{i:02d}",) for i in range(12)] + [("p",), ("q",), ("alone",)], "node string")
+    assertDataFrameEqual(reachable(edges, seeds, max_iterations=6), expected)
+    with pytest.raises(ClusteringError, match="did not end in 5 steps"):
+        reachable(edges, seeds, max_iterations=5)  # n11 is 6 steps from n05
 
 
 def test_chain_through_shared_identifiers_is_not_one_cluster(spark):

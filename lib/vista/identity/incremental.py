@@ -11,7 +11,8 @@ fingerprint (hash of the matching fields) of every resolved record. A run then:
 3. widens the seeds to every record that shared a UID or a name (the key a lone record
    joins by, ``clustering.lone_records``) with one, takes the connected components
    touching them (strong edges, the weaker links a lone record may join by, and the
-   links that attach nameless records), and re-clusters only those components;
+   links that attach nameless records; found by widening from the seeds, not by
+   labelling the whole population), and re-clusters only those components;
 4. updates the registry from the overlap between the old and new clusters of that
    scope; records outside it keep their UID, link kind and probability.
 
@@ -35,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from vista.identity.cluster import connected_components, name_keys, pair_edges
+from vista.identity.cluster import name_keys, pair_edges, reachable
 from vista.identity.config import IdentityConfig
 from vista.identity.lineage import LineageBreaks
 from vista.identity.link.links import attach_kinds, compute_links
@@ -135,13 +136,12 @@ def incremental_scope(ctx: RunContext, records: DataFrame, cfg: IdentityConfig, 
         "record_key_l", "record_key_r").unionByName(
         links.where(F.col("link_kind").isin(attach_kinds(cfg))).select(
             "record_key_l", "record_key_r"))
-    comps = connected_components(
+    # the components touching the seeds, found by widening from them (not by labelling
+    # every component of the population)
+    near = reachable(
         strong.select(F.col("record_key_l").alias("src"), F.col("record_key_r").alias("dst")),
-        cfg.clustering.max_iterations, breaks)
-    hit = comps.join(scope0.withColumnRenamed("record_key", "node"), on="node",
-                     how="left_semi").select("component").distinct()
-    scope = (comps.join(hit, on="component", how="left_semi")
-             .select(F.col("node").alias("record_key")).unionByName(scope0).distinct()
+        scope0.select(F.col("record_key").alias("node")), cfg.clustering.max_iterations, breaks)
+    scope = (near.select(F.col("node").alias("record_key"))
              .join(records.select("record_key"), on="record_key", how="left_semi"))
     return Scope(links=links, changed=changed, deleted=deleted, scope=breaks(scope),
                  previous=prev)

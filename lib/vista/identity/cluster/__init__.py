@@ -17,9 +17,15 @@ from __future__ import annotations
 from vista.identity.cluster.attach import name_keys
 from vista.identity.cluster.clusters import cluster_records, record_links, size_histogram
 from vista.identity.cluster.config import ClusteringConfig, LoneRecordRule
-from vista.identity.cluster.graph import CLUSTERS, EDGES, connected_components, pair_edges
+from vista.identity.cluster.graph import (
+    CLUSTERS,
+    EDGES,
+    connected_components,
+    pair_edges,
+    reachable,
+)
 
 __all__ = [
     "CLUSTERS", "EDGES", "ClusteringConfig", "LoneRecordRule", "cluster_records",
-    "connected_components", "name_keys", "pair_edges", "record_links", "size_histogram",
+    "connected_components", "name_keys", "pair_edges", "reachable", "record_links", "size_histogram",
 ]
