@@ -90,17 +90,25 @@ _SET, _HASH = "_id_set", "_id_hash"
 
 
 def _id_set(ids: Column) -> Column:
-    """A row's present ids as a sorted array of ``(kind, value)`` (values trimmed): all a
-    row's UID depends on. Many rows share one (the events of one device or account)."""
-    present = F.filter(F.map_entries(ids), lambda e: _present(e["value"]))
-    return F.array_sort(F.transform(present, lambda e: F.struct(
-        e["key"].alias("kind"), F.trim(e["value"]).alias("value"))))
+    """A row's ids as a sorted array of ``(key, value)`` entries: all its UID depends on.
+
+    Many rows share one (the events of one device or account). Plain built-ins, so each
+    row costs no lambda: blank values and the trimming are dealt with once per set.
+    """
+    return F.sort_array(F.map_entries(ids))
+
+
+def _present_ids(id_set: Column) -> Column:
+    """The set's ids with a value, trimmed: ``array<struct<kind, value>>``."""
+    present = F.filter(id_set, lambda e: _present(e["value"]))
+    return F.transform(present, lambda e: F.struct(e["key"].alias("kind"),
+                                                   F.trim(e["value"]).alias("value")))
 
 
 def _candidates(sets: DataFrame, ids: DataFrame, devices: DataFrame | None,
                 device_kinds: dict[str, str]) -> DataFrame:
     """``_id_hash, _id_set, kind, uid, tier``: every UID an id set's ids lead to."""
-    row_ids = sets.select(_HASH, _SET, F.explode(_SET).alias("e")).select(
+    row_ids = sets.select(_HASH, _SET, F.explode(_present_ids(F.col(_SET))).alias("e")).select(
         _HASH, _SET, F.col("e.kind").alias("kind"), F.col("e.value").alias("value"))
     cands = row_ids.join(ids, on=["kind", "value"], how="inner").select(
         _HASH, _SET, "kind", "uid", F.lit(_PERSON).alias("tier"))
@@ -141,16 +149,15 @@ def _resolved_rows(activity: DataFrame, key: str, ids: DataFrame, devices: DataF
 
     A row's UID depends only on its set of ids, so each distinct set is decided once
     (millions of events share a few hundred thousand sets) and the rows join the
-    decisions by their set (and its hash, to sort and partition on a long).
+    decisions by the set's hash, the set itself compared after the exchange.
     """
     id_set = _id_set(F.col("ids"))
-    has_ids = F.coalesce(F.size(id_set), F.lit(0)) > 0
-    rows = activity.select("*", id_set.alias(_SET)).select(
-        "*", has_ids.alias("_has_ids"),
-        # a row without ids matches no decision: hashed by its key, so that such rows
-        # spread over the join's partitions instead of all meeting in one
-        F.when(has_ids, F.xxhash64(_SET)).otherwise(F.xxhash64(key)).alias(_HASH))
-    sets = rows.where(F.col("_has_ids")).select(_HASH, _SET).distinct()
+    listed = F.coalesce(F.size(id_set), F.lit(0)) > 0
+    # a row without ids matches no decision: hashed by its key, so that such rows spread
+    # over the join's partitions instead of all meeting in one
+    row_hash = F.when(listed, F.xxhash64(id_set)).otherwise(F.xxhash64(key))
+    sets = (activity.where(F.size(id_set) > 0)
+            .select(F.xxhash64(id_set).alias(_HASH), id_set.alias(_SET)).distinct())
     cands = _candidates(sets, ids, devices, device_kinds)
     # One shuffle: a set's candidates (a handful: its ids times the UIDs each leads to)
     # are gathered per set and decided with array functions.
@@ -187,20 +194,27 @@ def _resolved_rows(activity: DataFrame, key: str, ids: DataFrame, devices: DataF
         # kind is ever picked (the lambdas above cost most of this step at 10k customers)
         kind_any = F.array_min(F.transform(kept, lambda x: x["kind"]))
         pick = F.lit(None).cast("struct<r:int,uid:string,kind:string,m:int>")
-    decided = per_key.select(
+    per_set = per_key.select(
         _HASH, _SET, n.alias("n"), F.array_min(kept_uids).alias("uid_any"),
-        kind_any.alias("kind_any"), pick.alias("pick"))
+        kind_any.alias("kind_any"), pick.alias("pick"), F.lit(True).alias("_matched"))
     uid = (F.when(F.col("n") == 1, F.col("uid_any"))
            .when(F.col("pick").isNotNull(), F.col("pick.uid")))
     by = (F.when(F.col("n") == 1, F.col("kind_any"))
           .when(F.col("pick").isNotNull(), F.col("pick.kind")))
+    # every set, with or without candidates: whether it holds an id at all is decided here
+    decided = sets.join(per_set, on=[_HASH, _SET], how="left").select(
+        _HASH, _SET, uid.alias("uid"), by.alias("attributed_by"), "_matched",
+        (F.size(_present_ids(F.col(_SET))) > 0).alias("_has_ids"))
+    # The rows are shuffled by the hash alone, without the set (a quarter of a wide
+    # row); the set, computed again after the exchange, is compared on the joined pairs.
+    r, d = activity.select("*", row_hash.alias(_HASH)).alias("_r"), decided.alias("_d")
+    on = (F.col(f"_r.{_HASH}") == F.col(f"_d.{_HASH}")) & _id_set(F.col("_r.ids")).eqNullSafe(
+        F.col(f"_d.{_SET}"))
     return (
-        rows.join(decided.select(_HASH, _SET, uid.alias("uid"), by.alias("attributed_by"),
-                                 F.lit(True).alias("_matched")),
-                  on=[_HASH, _SET], how="left")
-        .select(*activity.columns, "uid", "attributed_by",
+        r.join(d, on=on, how="left")
+        .select(*[F.col(f"_r.`{c}`") for c in activity.columns], "uid", "attributed_by",
                 F.when(F.col("uid").isNotNull(), F.lit(None).cast("string"))
-                .when(~F.col("_has_ids"), F.lit(NO_IDS))
+                .when(~F.coalesce("_has_ids", F.lit(False)), F.lit(NO_IDS))
                 .when(F.col("_matched").isNull(), F.lit(UNKNOWN_ID))
                 .otherwise(F.lit(AMBIGUOUS)).alias("reason"))
     )
