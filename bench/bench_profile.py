@@ -48,6 +48,12 @@ load average is printed with each run):
     100k customers (97,221 UIDs, 217,761 attributed orders, 4,037,219 interactions),
     after 8fbb86e: stage 305.9 s, 320.5 CPU s (load 8.7) vs DuckDB 13.0 s, 10.6 CPU s:
     23.5x in wall time, 30.2x in CPU; the 3x target is missed.
+    after 032808c (each distinct id set decided once): 10k 146.8 s, 107.7 CPU s (load
+    10.7) -> 77.8 s, 97.1 CPU s (load 7.2); 100k 477.6 s and 384.6 s, 326.3 and 300.3
+    CPU s (load 9-10) vs DuckDB 24.6 s and 12.5 s: 19.4x and 30.7x, CPU unchanged within
+    the noise; after d96d223 (the rows join the decisions on the set's hash) 410.7 s,
+    309.0 CPU s (load 8.6-10.5) vs 23.6 s: 17.4x. The README's profile section has the
+    table and where the CPU goes (Spark's event log).
 
 Usage:
     nice -n 10 .venv/bin/python bench/bench_profile.py --conf DIR/bench.yaml
