@@ -62,3 +62,30 @@ def test_the_replacement_lasts_one_session_even_when_it_fails():
         raise RuntimeError("session failed")
     assert cl_mod._validate_m_u_probability is validate
     assert em_mod.populate_m_u_from_lookup is populate
+
+
+def test_splink_still_leaves_the_u_sample_in_place():
+    # the reason for spark_api: Splink materialises the u sample (its lineage break) but
+    # does not repartition it, and the method the shim extends is still called per table
+    from splink.backends.spark import SparkAPI
+    from splink.internals import estimate_u
+
+    assert f'"{splink_shim.U_SAMPLE}"' in inspect.getsource(estimate_u.estimate_u_values)
+    source = inspect.getsource(SparkAPI._repartition_if_needed)
+    assert f'r"{splink_shim.U_SAMPLE}",' not in source
+    assert f'r"{splink_shim.U_SAMPLE}",' in inspect.getsource(
+        SparkAPI._break_lineage_and_repartition)
+    assert list(inspect.signature(SparkAPI._break_lineage_and_repartition).parameters) == [
+        "self", "spark_df", "templated_name", "physical_name"]
+    assert "self._break_lineage_and_repartition(" in inspect.getsource(
+        SparkAPI._cleanup_for_execute_sql)
+
+
+def test_spark_api_spreads_only_the_u_sample(spark):
+    db = splink_shim.spark_api(spark, "persist")
+    one = spark.range(40).coalesce(1)
+    sample = db._break_lineage_and_repartition(one, splink_shim.U_SAMPLE, "t1")
+    assert sample.rdd.getNumPartitions() == spark.sparkContext.defaultParallelism
+    assert sorted(r.id for r in sample.collect()) == list(range(40))
+    other = db._break_lineage_and_repartition(one, "__splink__m_u_counts", "t2")
+    assert other.rdd.getNumPartitions() == 1

@@ -413,9 +413,10 @@ def _prepare(records: DataFrame, cols: list[str], prep: dict[str, Any]) -> DataF
 
 def _linker(records: DataFrame, settings: Any, break_lineage: str = "parquet"):
     from splink import Linker
-    from splink.backends.spark import SparkAPI
 
-    db = SparkAPI(spark_session=records.sparkSession, break_lineage_method=break_lineage)
+    from vista.identity.link.splink_shim import spark_api
+
+    db = spark_api(records.sparkSession, break_lineage)
     return Linker(db.register(records), settings, log_level=None), db
 
 

@@ -15,6 +15,12 @@ fails as soon as the Splink underneath changes any of them:
    session leaves its blocked-set λ behind: the settings are restored from a copy
    (:func:`em_session`).
 3. **How many iterations a session ran** (a training fact vista records).
+4. **The u sample is scored on one core.** Splink's Spark backend leaves its random
+   sample of records (``__splink__df_concat_sample``, about 1,400 rows for a million
+   pairs) in the one partition it was written as, so each comparison's u job pairs it
+   with itself in a single task. :func:`spark_api` returns a Spark backend that spreads
+   the sample over the session's cores once it is materialised: the same rows, the same
+   pairs, the same counts (sums), so the same u-probabilities.
 """
 
 from __future__ import annotations
@@ -111,6 +117,47 @@ def em_session(linker: Any, blocking_rule: Any, max_pairs: float | None,
     finally:
         settings._probability_two_random_records_match = prior
     return len(session._core_model_settings_history)
+
+
+U_SAMPLE = "__splink__df_concat_sample"
+"""The records Splink's u estimation pairs with themselves, one job per comparison
+(``splink.internals.estimate_u``)."""
+
+_SPARK_API: type | None = None
+
+
+def spark_api(spark: Any, break_lineage: str) -> Any:
+    """Splink's Spark backend, with the u sample spread over the session's cores.
+
+    Args:
+        spark: The Spark session.
+        break_lineage: Splink's ``break_lineage_method``.
+
+    Returns:
+        A ``splink.backends.spark.SparkAPI``: a subclass that repartitions
+        :data:`U_SAMPLE` to the default parallelism after Splink materialised it, or
+        Splink's own class under another Splink release (the same results, the u sample
+        on one core).
+    """
+    global _SPARK_API
+    from splink.backends.spark import SparkAPI
+
+    try:
+        check_splink_version()
+    except SplinkVersionError:
+        return SparkAPI(spark_session=spark, break_lineage_method=break_lineage)
+    if _SPARK_API is None:
+        class SpreadUSample(SparkAPI):
+            def _break_lineage_and_repartition(self, spark_df: Any, templated_name: str,
+                                               physical_name: str) -> Any:
+                out = super()._break_lineage_and_repartition(spark_df, templated_name,
+                                                              physical_name)
+                if templated_name == U_SAMPLE:  # materialised above: the rows are fixed
+                    out = out.repartition(self.spark.sparkContext.defaultParallelism)
+                return out
+
+        _SPARK_API = SpreadUSample
+    return _SPARK_API(spark_session=spark, break_lineage_method=break_lineage)
 
 
 def splink_errors() -> tuple[type[Exception], ...]:
