@@ -205,11 +205,15 @@ def _resolved_rows(activity: DataFrame, key: str, ids: DataFrame, devices: DataF
     decided = sets.join(per_set, on=[_HASH, _SET], how="left").select(
         _HASH, _SET, uid.alias("uid"), by.alias("attributed_by"), "_matched",
         (F.size(_present_ids(F.col(_SET))) > 0).alias("_has_ids"))
-    # The rows are shuffled by the hash alone, without the set (a quarter of a wide
-    # row); the set, computed again after the exchange, is compared on the joined pairs.
+    # The rows are shuffled and sorted by the hash alone, without the set (a quarter of
+    # a wide row); the set, computed again after the exchange, is compared on the joined
+    # pairs. The comparison is wrapped in coalesce so that Spark does not take it for an
+    # equi-join key: as `<=>` it became one, the exchange partitioned on the set and the
+    # sort compared the sets of the rows of each hash (``_id_set`` is never null on the
+    # decisions' side, so both forms match the same pairs).
     r, d = activity.select("*", row_hash.alias(_HASH)).alias("_r"), decided.alias("_d")
-    on = (F.col(f"_r.{_HASH}") == F.col(f"_d.{_HASH}")) & _id_set(F.col("_r.ids")).eqNullSafe(
-        F.col(f"_d.{_SET}"))
+    same_set = F.coalesce(_id_set(F.col("_r.ids")) == F.col(f"_d.{_SET}"), F.lit(False))
+    on = (F.col(f"_r.{_HASH}") == F.col(f"_d.{_HASH}")) & same_set
     return (
         r.join(d, on=on, how="left")
         .select(*[F.col(f"_r.`{c}`") for c in activity.columns], "uid", "attributed_by",
