@@ -47,6 +47,8 @@ def test_rows_are_keyed_by_person_ids_then_devices_and_never_guessed(spark) -> N
         ("e7", {"account": "zz"}),                     # unknown id
         ("e8", {}),                                    # no ids
         ("e9", {"account": ""}),                       # a blank id is no id
+        ("e10", {"cookie": "k5"}),                     # a device identity never saw
+        ("e11", {"cookie": "k9", "account": "zz"}),    # an unknown person id, a known device
     ], ACTIVITY)
     got = resolve(activity, "event_key", ids, devices, AttributionConfig(), DEVICES)
     expected = spark.createDataFrame([
@@ -54,7 +56,8 @@ def test_rows_are_keyed_by_person_ids_then_devices_and_never_guessed(spark) -> N
         ("e3", "U1", "cookie", None), ("e4", "U2", "account", None),
         ("e5", None, None, "ambiguous"), ("e6", None, None, "ambiguous"),
         ("e7", None, None, "unknown_id"), ("e8", None, None, "no_ids"),
-        ("e9", None, None, "no_ids")], OUT)
+        ("e9", None, None, "no_ids"), ("e10", None, None, "unknown_id"),
+        ("e11", "U3", "cookie", None)], OUT)
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 

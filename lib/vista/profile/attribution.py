@@ -107,21 +107,33 @@ def _present_ids(id_set: Column) -> Column:
 
 def _candidates(sets: DataFrame, ids: DataFrame, devices: DataFrame | None,
                 device_kinds: dict[str, str]) -> DataFrame:
-    """``_id_hash, _id_set, kind, uid, tier``: every UID an id set's ids lead to."""
-    row_ids = sets.select(_HASH, _SET, F.explode(_present_ids(F.col(_SET))).alias("e")).select(
-        _HASH, _SET, F.col("e.kind").alias("kind"), F.col("e.value").alias("value"))
-    cands = row_ids.join(ids, on=["kind", "value"], how="inner").select(
-        _HASH, _SET, "kind", "uid", F.lit(_PERSON).alias("tier"))
+    """``_id_hash, _id_set, c``: every set with the candidates its ids lead to.
+
+    ``c`` is an ``array<struct<tier, kind, uid>>``, empty when no id leads anywhere (a
+    candidate may repeat: the decision reads distinct UIDs and minima only). One chain of
+    left joins, so that ``sets`` (a distinct over every activity row) is computed once;
+    with a union of the person and the device candidates and a join back to the sets,
+    Spark planned that distinct three times.
+    """
+    row_ids = sets.select(_HASH, _SET, F.explode_outer(_present_ids(F.col(_SET))).alias("e")
+                          ).select(_HASH, _SET, F.col("e.kind").alias("kind"),
+                                   F.col("e.value").alias("value"))
+    person = row_ids.join(ids.select("kind", "value", "uid"), on=["kind", "value"], how="left")
+    found = [F.when(F.col("uid").isNotNull(), F.struct(
+        F.lit(_PERSON).alias("tier"), F.col("kind"), F.col("uid")))]
     if devices is not None and device_kinds:
         prefix = F.element_at(F.create_map(*[F.lit(x) for kv in device_kinds.items()
                                             for x in kv]), F.col("kind"))
-        dev = (row_ids.where(F.col("kind").isin(list(device_kinds)))
-               .select(_HASH, _SET, "kind",
-                       F.concat(prefix, F.lit(":"), "value").alias("device_key"))
-               .join(devices.select("device_key", "uid"), on="device_key", how="inner")
-               .select(_HASH, _SET, "kind", "uid", F.lit(_DEVICE).alias("tier")))
-        cands = cands.unionByName(dev)
-    return cands
+        key = F.when(F.col("kind").isin(list(device_kinds)),
+                     F.concat(prefix, F.lit(":"), "value"))
+        person = person.withColumn("device_key", key).join(
+            devices.select("device_key", F.col("uid").alias("_device_uid")), on="device_key",
+            how="left")
+        found.append(F.when(F.col("_device_uid").isNotNull(), F.struct(
+            F.lit(_DEVICE).alias("tier"), F.col("kind"), F.col("_device_uid").alias("uid"))))
+    # collect_list skips the nulls of the ids that lead nowhere
+    return person.groupBy(_HASH, _SET).agg(
+        F.flatten(F.array(*[F.collect_list(c) for c in found])).alias("c"))
 
 
 def resolve(activity: DataFrame, key: str, ids: DataFrame, devices: DataFrame | None,
@@ -158,12 +170,10 @@ def _resolved_rows(activity: DataFrame, key: str, ids: DataFrame, devices: DataF
     row_hash = F.when(listed, F.xxhash64(id_set)).otherwise(F.xxhash64(key))
     sets = (activity.where(F.size(id_set) > 0)
             .select(F.xxhash64(id_set).alias(_HASH), id_set.alias(_SET)).distinct())
-    cands = _candidates(sets, ids, devices, device_kinds)
-    # One shuffle: a set's candidates (a handful: its ids times the UIDs each leads to)
-    # are gathered per set and decided with array functions.
-    per_key = cands.groupBy(_HASH, _SET).agg(
-        F.collect_list(F.struct("tier", "kind", "uid")).alias("c"),
-        F.min("tier").alias("best"))
+    # A set's candidates (a handful: its ids times the UIDs each leads to) are gathered
+    # per set and decided with array functions.
+    per_key = _candidates(sets, ids, devices, device_kinds).select(
+        _HASH, _SET, "c", F.array_min(F.transform("c", lambda x: x["tier"])).alias("best"))
     priority = F.array(*[F.lit(k) for k in cfg.kind_priority]) if cfg.kind_priority \
         else F.array().cast("array<string>")
 
@@ -196,13 +206,13 @@ def _resolved_rows(activity: DataFrame, key: str, ids: DataFrame, devices: DataF
         pick = F.lit(None).cast("struct<r:int,uid:string,kind:string,m:int>")
     per_set = per_key.select(
         _HASH, _SET, n.alias("n"), F.array_min(kept_uids).alias("uid_any"),
-        kind_any.alias("kind_any"), pick.alias("pick"), F.lit(True).alias("_matched"))
+        kind_any.alias("kind_any"), pick.alias("pick"), (F.size("c") > 0).alias("_matched"))
     uid = (F.when(F.col("n") == 1, F.col("uid_any"))
            .when(F.col("pick").isNotNull(), F.col("pick.uid")))
     by = (F.when(F.col("n") == 1, F.col("kind_any"))
           .when(F.col("pick").isNotNull(), F.col("pick.kind")))
     # every set, with or without candidates: whether it holds an id at all is decided here
-    decided = sets.join(per_set, on=[_HASH, _SET], how="left").select(
+    decided = per_set.select(
         _HASH, _SET, uid.alias("uid"), by.alias("attributed_by"), "_matched",
         (F.size(_present_ids(F.col(_SET))) > 0).alias("_has_ids"))
     # The rows are shuffled and sorted by the hash alone, without the set (a quarter of
@@ -219,7 +229,7 @@ def _resolved_rows(activity: DataFrame, key: str, ids: DataFrame, devices: DataF
         .select(*[F.col(f"_r.`{c}`") for c in activity.columns], "uid", "attributed_by",
                 F.when(F.col("uid").isNotNull(), F.lit(None).cast("string"))
                 .when(~F.coalesce("_has_ids", F.lit(False)), F.lit(NO_IDS))
-                .when(F.col("_matched").isNull(), F.lit(UNKNOWN_ID))
+                .when(~F.coalesce("_matched", F.lit(False)), F.lit(UNKNOWN_ID))
                 .otherwise(F.lit(AMBIGUOUS)).alias("reason"))
     )
 
