@@ -238,3 +238,27 @@ def test_explain_pair_kept_apart_by_a_veto(spark, pair_records, model):
     assert got.uids == ("U1", "U2")
     assert "different UIDs" in got.text
     assert not any(value in got.text for value in _field_values(pair_records))
+
+
+def test_u_in_one_job_equals_splinks_own_sampling(data):
+    # the shim scores every comparison on Splink's u sample in one job: the same sample,
+    # the same pairs, so the same u-probabilities as Splink's method (one chunk)
+    from vista.identity.link import splink_model as sm
+    from vista.identity.link import splink_shim
+    from vista.identity.link.model_inputs import fit_to_records
+
+    prepared = sm._prepare(data[0], sm.model_columns(CFG.probabilistic),
+                           sm.preparation(CFG.probabilistic)).localCheckpoint()
+    p = fit_to_records(CFG.probabilistic, prepared).config
+
+    def u_values(estimate) -> list[list[object]]:
+        linker, _ = sm._linker(prepared, sm.settings_creator(p), p.break_lineage)
+        estimate(linker)
+        return [[lv.get("u_probability") for lv in c["comparison_levels"]]
+                for c in linker.misc.save_model_to_json()["comparisons"]]
+
+    ours = u_values(lambda linker: splink_shim.estimate_u(linker, 2e4, 7))
+    splinks = u_values(lambda linker: linker.training.estimate_u_using_random_sampling(
+        max_pairs=2e4, seed=7, num_chunks=1))
+    assert ours == splinks
+    assert sum(isinstance(u, float) and 0 < u < 1 for c in ours for u in c) >= len(ours)

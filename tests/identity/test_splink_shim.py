@@ -89,3 +89,25 @@ def test_spark_api_spreads_only_the_u_sample(spark):
     assert sorted(r.id for r in sample.collect()) == list(range(40))
     other = db._break_lineage_and_repartition(one, "__splink__m_u_counts", "t2")
     assert other.rdd.getNumPartitions() == 1
+
+
+def test_the_u_sampling_internals_still_exist():
+    # estimate_u builds Splink's sample and pairs with these (its result is checked
+    # against Splink's own method in test_linking_splink.py)
+    from splink.internals import estimate_u
+    from splink.internals.comparison_level import ComparisonLevel
+    from splink.internals.linker import Linker
+    from splink.internals.linker_components.training import LinkerTraining
+
+    assert list(inspect.signature(estimate_u._estimate_u_comparison_vector_sqls).parameters) == [
+        "db_api", "input_tablename_l", "input_tablename_r", "link_type",
+        "source_dataset_input_column", "unique_id_input_column", "blocking_cols", "cv_cols",
+        "rhs_chunk_num", "rhs_num_chunks"]
+    assert "_rows_needed_for_n_pairs(max_pairs)" in inspect.getsource(
+        estimate_u.estimate_u_values)
+    assert "_populate_m_u_from_trained_values()" in inspect.getsource(
+        LinkerTraining
+        .estimate_u_using_random_sampling)
+    assert callable(Settings.columns_to_select_for_comparison_vector_values)
+    assert callable(ComparisonLevel._add_trained_u_probability)
+    assert callable(Linker._proportion_sample_sql)

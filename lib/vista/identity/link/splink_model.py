@@ -504,7 +504,7 @@ def train(records: DataFrame, cfg: LinkingConfig | ProbabilisticConfig,
         >>> model = train(spark.table("person_records"), LinkingConfig())
     """
     from vista.identity.link.model_inputs import fit_to_records
-    from vista.identity.link.splink_shim import splink_errors
+    from vista.identity.link.splink_shim import estimate_u, splink_errors
 
     p = _pcfg(cfg)
     prep = preparation(p, names)
@@ -517,8 +517,11 @@ def train(records: DataFrame, cfg: LinkingConfig | ProbabilisticConfig,
                                 setting="identity.linking.probabilistic.training_blocking_rules")
         linker, _ = _linker(prepared, settings_creator(q), q.break_lineage)
         _estimate_prior(linker, q)
-        linker.training.estimate_u_using_random_sampling(
-            max_pairs=q.u_max_pairs, seed=q.u_seed, num_chunks=q.u_num_chunks)
+        if q.u_num_chunks == 1:  # every comparison in one job, Splink's estimates
+            estimate_u(linker, q.u_max_pairs, q.u_seed)
+        else:
+            linker.training.estimate_u_using_random_sampling(
+                max_pairs=q.u_max_pairs, seed=q.u_seed, num_chunks=q.u_num_chunks)
         iterations = _run_em(linker, q)
         settings = linker.misc.save_model_to_json()
     except splink_errors() as exc:

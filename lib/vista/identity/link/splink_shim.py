@@ -1,4 +1,4 @@
-"""The one place vista reaches past Splink's public API: expectation maximisation.
+"""The one place vista reaches past Splink's public API: expectation maximisation and u.
 
 Everything else in vista uses Splink's public API. EM needs three things it does not
 offer, so they live here, behind a version check, and ``tests/identity/test_splink_shim.py``
@@ -21,6 +21,10 @@ fails as soon as the Splink underneath changes any of them:
    with itself in a single task. :func:`spark_api` returns a Spark backend that spreads
    the sample over the session's cores once it is materialised: the same rows, the same
    pairs, the same counts (sums), so the same u-probabilities.
+5. **The u sample is scored once per comparison.** With one chunk, Splink still runs
+   a job per comparison over the same pairs (and a Spark round trip for each one's
+   proportions). :func:`estimate_u` scores every comparison on Splink's sample in one
+   job and sets the same u-probabilities (a test compares them with Splink's method).
 """
 
 from __future__ import annotations
@@ -168,3 +172,121 @@ def splink_errors() -> tuple[type[Exception], ...]:
     from splink.internals.exceptions import SplinkException
 
     return (SplinkException,)
+
+
+def estimate_u(linker: Any, max_pairs: float, seed: int | None) -> None:
+    """Splink's ``estimate_u_using_random_sampling`` in one chunk, every comparison in one job.
+
+    Splink scores its random sample of pairs once per comparison (a job each, plus a
+    Spark round trip per comparison to turn the counts into proportions). This builds
+    the same sample (Splink's SQL, the same seed) and the same pairs, computes every
+    comparison's level on each pair in one pass, counts the pairs per comparison and
+    level in the same job, and gives each level the u-probability Splink would:
+    its count over the comparison's non-null pairs, "not observed" when zero. The
+    result equals ``estimate_u_using_random_sampling(max_pairs, seed, num_chunks=1)``
+    (checked by ``tests/identity/test_splink_shim.py``). Under another Splink release,
+    or a link type other than ``dedupe_only``, Splink's own method runs.
+
+    Args:
+        linker: A Splink ``Linker`` (its settings get the u-probabilities).
+        max_pairs: Splink's ``max_pairs``.
+        seed: Splink's ``seed``.
+    """
+    try:
+        check_splink_version()
+    except SplinkVersionError:
+        linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed,
+                                                         num_chunks=1)
+        return
+    if linker._settings_obj._link_type != "dedupe_only":
+        linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed,
+                                                         num_chunks=1)
+        return
+    _apply_u(linker, _u_counts(linker, max_pairs, seed))
+    linker._populate_m_u_from_trained_values()  # what Splink's method does after it
+
+
+def _u_counts(linker: Any, max_pairs: float, seed: int | None) -> dict[tuple[str, int], int]:
+    """``(comparison, level) -> pairs`` over Splink's u sample, in one job."""
+    from copy import deepcopy
+
+    from splink.internals import estimate_u as eu
+    from splink.internals.pipeline import CTEPipeline
+    from splink.internals.settings import Settings
+    from splink.internals.vertically_concatenate import enqueue_df_concat
+
+    training = deepcopy(linker)  # as Splink does: no term-frequency columns, no extras
+    settings = training._settings_obj
+    settings._retain_matching_columns = False
+    settings._retain_intermediate_calculation_columns = False
+    for comparison in settings.comparisons:
+        for level in comparison.comparison_levels:
+            level._tf_adjustment_column = None
+    db_api = training._db_api
+
+    pipeline = enqueue_df_concat(training, CTEPipeline())
+    pipeline.enqueue_sql("select count(*) as count from __splink__df_concat",
+                         "__splink__df_concat_count")
+    counted = db_api.sql_pipeline_to_splink_dataframe(pipeline)
+    total = counted.as_record_list()[0]["count"]
+    counted.drop_table_from_database_and_remove_from_cache()
+    proportion = min(eu._rows_needed_for_n_pairs(max_pairs) / total, 1.0) if total else 1.0
+
+    uid_cols = settings.column_info_settings.unique_id_input_columns
+    pipeline = enqueue_df_concat(training, CTEPipeline())
+    pipeline.enqueue_sql(
+        "select * from __splink__df_concat where 1=1 "
+        + training._proportion_sample_sql(proportion, uid_cols, seed=seed), U_SAMPLE)
+    sample = db_api.sql_pipeline_to_splink_dataframe(pipeline)
+    try:
+        blocking = [c for uid in uid_cols for c in uid.l_r_names_as_l_r]
+        for comparison in settings.comparisons:
+            blocking += comparison._columns_to_select_for_blocking()
+        pipeline = CTEPipeline(input_dataframes=[sample])
+        pipeline.enqueue_list_of_sqls(eu._estimate_u_comparison_vector_sqls(
+            db_api=db_api, input_tablename_l=U_SAMPLE, input_tablename_r=U_SAMPLE,
+            link_type=settings._link_type,
+            source_dataset_input_column=settings.column_info_settings
+            .source_dataset_input_column,
+            unique_id_input_column=settings.column_info_settings.unique_id_input_column,
+            blocking_cols=list(dict.fromkeys(blocking)),
+            cv_cols=Settings.columns_to_select_for_comparison_vector_values(
+                unique_id_input_columns=uid_cols, comparisons=settings.comparisons,
+                retain_matching_columns=False, additional_columns_to_retain=[]),
+            rhs_chunk_num=1, rhs_num_chunks=1))
+        gammas = [c._gamma_column_name for c in settings.comparisons]
+        pipeline.enqueue_sql(f"select {', '.join(gammas)}, count(*) as n "
+                             f"from __splink__df_comparison_vectors group by {', '.join(gammas)}",
+                             "__splink__u_patterns")
+        result = db_api.sql_pipeline_to_splink_dataframe(pipeline)
+        try:
+            # one row per agreement pattern seen: bounded by the product of the levels
+            # and by the sample's pairs, not by the data
+            rows = result.as_record_list()
+        finally:
+            result.drop_table_from_database_and_remove_from_cache()
+    finally:
+        sample.drop_table_from_database_and_remove_from_cache()
+    counts: dict[tuple[str, int], int] = {}
+    for row in rows:
+        for comparison, gamma in zip(settings.comparisons, gammas, strict=True):
+            key = (comparison.output_column_name, int(row[gamma]))
+            counts[key] = counts.get(key, 0) + int(row["n"])
+    return counts
+
+
+def _apply_u(linker: Any, counts: dict[tuple[str, int], int]) -> None:
+    """Each non-null level's u: its share of the comparison's non-null pairs (Splink's
+    proportion), or "not observed" without a pair, recorded as Splink's sampling does."""
+    from splink.internals.comparison_level import LEVEL_NOT_OBSERVED_TEXT
+
+    for comparison in linker._settings_obj.comparisons:
+        name = comparison.output_column_name
+        levels = comparison._comparison_levels_excluding_null
+        total = float(sum(counts.get((name, int(lv.comparison_vector_value)), 0)
+                          for lv in levels))
+        for level in levels:
+            n = float(counts.get((name, int(level.comparison_vector_value)), 0))
+            level._add_trained_u_probability(
+                n / total if n > 0 else LEVEL_NOT_OBSERVED_TEXT,
+                "estimate u by random sampling")
