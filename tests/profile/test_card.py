@@ -88,6 +88,12 @@ def _inputs(spark) -> tuple[ProfileInputs, object]:
         ev("m3", TS(2024, 3, 20), "email", "sent"),
         ev("w1", TS(2024, 3, 25), "web", "search", "hats", attrs={"session_id": "s1"}),
         ev("w2", TS(2024, 3, 25), "web", "page_view", "hats", attrs={"session_id": "s1"}),
+        # March's 30-day window starts on 2 March: session s2 counts through its later
+        # event, an event without a session id is its own session, an e-mail is none
+        ev("w3", TS(2024, 3, 1), "web", "page_view", attrs={"session_id": "s2"}),
+        ev("w4", TS(2024, 3, 15), "web", "page_view", attrs={"session_id": "s2"}),
+        ev("w5", TS(2024, 3, 16), "app", "search"),
+        ev("m4", TS(2024, 3, 12), "email", "click", attrs={"session_id": "s9"}),
         ev("t1", TS(2024, 3, 5), "support", "complaint", value=2.0,
            attrs={"status": "closed", "closed": "2024-04-15 09:00:00"}),
         ev("s1", TS(2024, 3, 6), "survey", "nps", value=9.0, attrs={"would_recommend": "Yes"}),
@@ -119,7 +125,7 @@ def test_the_card_as_of_two_dates_reads_only_what_was_known_then(spark) -> None:
     schema = march.schema
     expected_march = spark.createDataFrame([
         ("U1", False, 2, 110.0, 29, 0.5, 30.0, ["shoes", "bags"], 1.0, 0.5,
-         2, 0.5, 1, 1, 1, 2.0, "promoter", True, ["hats"], "top"),
+         2, 0.5, 3, 1, 1, 2.0, "promoter", True, ["hats"], "top"),
         ("U2", None, 0, 0.0, None, None, None, None, None, None,
          0, None, 0, 0, 0, None, None, None, [], "none"),
     ], schema)
