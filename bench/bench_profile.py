@@ -52,8 +52,12 @@ load average is printed with each run):
     10.7) -> 77.8 s, 97.1 CPU s (load 7.2); 100k 477.6 s and 384.6 s, 326.3 and 300.3
     CPU s (load 9-10) vs DuckDB 24.6 s and 12.5 s: 19.4x and 30.7x, CPU unchanged within
     the noise; after d96d223 (the rows join the decisions on the set's hash) 410.7 s,
-    309.0 CPU s (load 8.6-10.5) vs 23.6 s: 17.4x. The README's profile section has the
-    table and where the CPU goes (Spark's event log).
+    309.0 CPU s (load 8.6-10.5) vs 23.6 s: 17.4x. Again before 9070db6: 218.9 s, 263.4
+    CPU s (load 6.2) vs 14.6 s: 15.0x; after 9070db6 (the set no longer a join key)
+    186.3 s, 243.8 CPU s (load 6.8) vs 24.8 s: 7.5x; after 6a139fd (the sets' distinct
+    built once) 267.9 s and 236.1 s, 237.2 and 231.7 CPU s (load 8.6-9.6) vs 19.3 and
+    21.4 s: 13.9x and 11.0x; Spark's task CPU 167.4 -> 137.9-141.4 s. The README's
+    profile section has the table and where the CPU goes (Spark's event log).
 
 Usage:
     nice -n 10 .venv/bin/python bench/bench_profile.py --conf DIR/bench.yaml
