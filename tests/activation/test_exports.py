@@ -157,3 +157,26 @@ def test_diff_kinds_and_withheld_customers(spark):
         ignore_row_order=True, ignore_nullable=True)
     # Withheld: u3 and u4, the current rows without consent; u6 is gone, not withheld.
     assert _counts(delta) == {"add": 1, "change": 1, "same": 1, "remove": 2, "withheld": 2}
+
+
+def test_a_key_two_people_share_is_left_out_and_a_repeated_one_sent_once(spark, tmp_path):
+    from vista.activation.rows import destination_rows
+
+    lake = Lake(spark, str(tmp_path / "lake"))
+    lake.overwrite("silver/golden_customer", spark.createDataFrame([
+        ("u1", "a@x.com", None, ["a@x.com", " A@x.com", "fam@x.com"], {}, None, "ES"),
+        ("u2", "b@x.com", None, ["fam@x.com", "b@x.com"], {}, None, "ES"),
+    ], GOLDEN))
+    _write(lake, spark, [("u1", True, "gold"), ("u2", False, "silver")], [("u1", "loyal")])
+    cfg = ActivationConfig.model_validate({"destinations": [
+        {"name": "mail", "purpose": "email_marketing",
+         "identifier": {"kind": "email", "all_values": True}, "profile_fields": ["value_tier"],
+         "segments": [{"table": "gold/segments_rfm", "columns": {"rfm": "segment"}}]}]})
+    built = destination_rows(lake, cfg, cfg.destination("mail"))
+    assert_df_equality(
+        built.rows,
+        spark.createDataFrame([("a@x.com", "u1", True, "gold", "loyal"),
+                               ("b@x.com", "u2", False, "silver", None)],
+                              "__key string, uid string, __allowed boolean, value_tier string, "
+                              "rfm string"),
+        ignore_row_order=True, ignore_nullable=True)

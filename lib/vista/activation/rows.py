@@ -131,12 +131,23 @@ def destination_rows(lake: Lake, cfg: ActivationConfig, dest: DestinationConfig)
     if dupes:
         raise ActivationError(f"destination {dest.name!r}: output column(s) "
                               f"{sorted(set(dupes))} are selected twice; rename one.")
-    # A key two people share (a family address) would send one person's segments for
-    # the other: such keys are left out.
-    shared = rows.groupBy(KEY).agg(F.countDistinct(UID).alias("n")).where("n > 1")
-    rows = rows.join(shared.select(KEY), on=KEY, how="left_anti").dropDuplicates([KEY])
-    return DestinationRows(rows=rows.select(KEY, UID, ALLOWED, *columns),
+    return DestinationRows(rows=_one_per_key(rows.select(KEY, UID, ALLOWED, *columns)),
                            key_column=key_column_name(dest), columns=columns)
+
+
+def _one_per_key(rows: DataFrame) -> DataFrame:
+    """One row per key; a key two people share (a family address) is left out, since it
+    would send one person's segments for the other.
+
+    A person's rows for one key are alike (the same e-mail listed twice), so any of them
+    will do. One aggregation, one shuffle: the UIDs per key and a row travel together.
+    """
+    values = [c for c in rows.columns if c != KEY]
+    one = rows.groupBy(KEY).agg(F.collect_set(UID).alias("__uids"),
+                                F.first(F.struct(*[F.col(f"`{c}`") for c in values]))
+                                .alias("__row"))
+    return one.where(F.size("__uids") == 1).select(
+        KEY, *[F.col("__row").getField(c).alias(c) for c in values])
 
 
 def fingerprint(columns: list[str]) -> Column:
