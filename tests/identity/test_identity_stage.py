@@ -129,3 +129,12 @@ def test_incremental_equals_full_and_uids_are_stable(run_stage):
     _, m3, _ = run_stage("inc", V2, "r3")
     assert (m3["changed_records"], m3["reclustered_records"], m3["uids_new"]) == (0, 0, 0)
     assert_frames_equal(_graph(inc).select("record_key", "uid"), before)
+
+
+def test_the_stage_sql_settings_are_restored_after_it(spark):
+    key = "spark.sql.codegen.maxFields"
+    before = spark.conf.get(key)
+    with pytest.raises(RuntimeError), stage._sql_conf(spark, {key: "777"}):
+        assert spark.conf.get(key) == "777"
+        raise RuntimeError("the stage failed")
+    assert spark.conf.get(key) == before
