@@ -6,9 +6,11 @@ the submit; locally the defaults come from the ``spark`` section of the config.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -305,3 +307,20 @@ def delta_jvm_available(spark: SparkSession) -> bool:
         return _class_loadable(spark.sparkContext._jvm, "io.delta.tables.DeltaTable")
     except Exception:
         return False
+
+
+@contextlib.contextmanager
+def session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
+    """Set runtime SQL settings for the duration of a block; the session's values (or
+    their absence) are restored after, also when the block fails."""
+    before = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)

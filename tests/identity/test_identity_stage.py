@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 from vista.identity import stage, tables
 from vista.identity.config import IdentityConfig
 from vista.schemas import LINKS, PERSON_RECORDS
+from vista.spark import session_conf
 
 D = dt.date
 
@@ -134,7 +135,7 @@ def test_incremental_equals_full_and_uids_are_stable(run_stage):
 def test_the_stage_sql_settings_are_restored_after_it(spark):
     key = "spark.sql.codegen.maxFields"
     before = spark.conf.get(key)
-    with pytest.raises(RuntimeError), stage._sql_conf(spark, {key: "777"}):
+    with pytest.raises(RuntimeError), session_conf(spark, {key: "777"}):
         assert spark.conf.get(key) == "777"
         raise RuntimeError("the stage failed")
     assert spark.conf.get(key) == before

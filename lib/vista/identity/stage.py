@@ -17,15 +17,14 @@ forces one.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from vista.identity.cluster import size_histogram
@@ -48,6 +47,7 @@ from vista.identity.tables import (
     RESOLVED_T,
     RUNS_T,
 )
+from vista.spark import session_conf
 
 if TYPE_CHECKING:  # pragma: no cover
     from vista.identity.link.splink_model import TrainedModel
@@ -255,25 +255,9 @@ def run(ctx: RunContext) -> dict[str, int | float]:
             inconsistent lineage.
     """
     cfg = identity_config(ctx.config)
-    with _sql_conf(ctx.spark, {"spark.sql.codegen.maxFields": str(cfg.codegen_max_fields)}), \
+    with session_conf(ctx.spark, {"spark.sql.codegen.maxFields": str(cfg.codegen_max_fields)}), \
             LineageBreaks(ctx.spark, cfg.break_lineage) as breaks:
         return _run(ctx, cfg, breaks)
-
-
-@contextlib.contextmanager
-def _sql_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
-    """Runtime SQL settings for the duration of the stage, the session's restored after."""
-    before = {key: spark.conf.get(key, None) for key in settings}
-    for key, value in settings.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
 
 
 class _Steps:

@@ -5,10 +5,9 @@ Executors write and read the data; the driver only ever sees one small row per f
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from urllib.parse import unquote
 
@@ -17,6 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from vista.lake._commit import DataFile
+from vista.spark import session_conf
 
 log = logging.getLogger(__name__)
 
@@ -24,20 +24,7 @@ FILE_COL = "__vista_file"
 _HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 
 
-@contextlib.contextmanager
-def _session_conf(spark: SparkSession, settings: dict[str, str]) -> Iterator[None]:
-    """Temporarily set SQL confs that Parquet writing reads from the session."""
-    old = {k: spark.conf.get(k, None) for k in settings}
-    for key, value in settings.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, value in old.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
+_session_conf = session_conf  # the lake's writers set Parquet options this way
 
 
 def new_write_dir() -> str:
