@@ -84,4 +84,4 @@ def test_config_prints_every_key_of_a_section_with_overrides(
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed == {"lake": {"root": str(tmp_path / "lake"), "engine": "delta-rs",
                                 "vacuum_retention_hours": 168, "maintain_after_run": True,
-                                "compact_target_file_mb": 128, "compact_min_files": 8}}
+                                "compact_target_file_mb": 128, "compact_min_files": 50}}

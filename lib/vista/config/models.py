@@ -61,10 +61,11 @@ class LakeConfig(Section):
     """After a successful run, compact and vacuum the tables it wrote."""
     compact_target_file_mb: int = Field(128, ge=1)
     """Compaction rewrites small files into files of about this size."""
-    compact_min_files: int = Field(8, ge=2)
-    """A partition is compacted once it holds this many files under the target size
-    (streaming ingestion adds a few per batch; rewriting two small files every run would
-    cost more than it saves)."""
+    compact_min_files: int = Field(50, ge=2)
+    """A partition is compacted once it holds this many files under the target size, as
+    Delta's own auto compaction (``minNumFiles``, 50) does: streaming ingestion adds a few
+    per batch, while a table a stage rewrites whole has as many files as the stage's
+    shuffle partitions, and recompacting those after every run would write its rows twice."""
 
 
 class MlflowConfig(Section):
