@@ -36,7 +36,7 @@ from pyspark.sql import functions as F
 REPO = Path(__file__).resolve().parents[1]
 IDENTITY_TABLES = ["identity_graph", "uid_registry", "uid_lineage", "golden_customer",
                    "identity_links", "identity_resolved", "identity_runs",
-                   "identity_devices"]
+                   "identity_devices", "identity_term_frequencies"]
 GRAPH = "silver/identity_graph"
 STABILITY_MIN = 0.995
 

@@ -45,7 +45,7 @@ V2 = [r for r in V1 if r[0] not in ("shop:2", "crm:5", "loy:4")] + [
 ]
 
 
-def fake_predict(records, model, cfg, *, new_keys=None, breaks=None):
+def fake_predict(records, model, cfg, *, new_keys=None, breaks=None, frequencies=None):
     """A stand-in for the Splink model: same surname and birth date -> 0.97."""
     r = records.select("record_key", "last_name_std", "birth_date")
     pairs = r.alias("l").join(r.alias("r"), on=[

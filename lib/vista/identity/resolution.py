@@ -86,12 +86,17 @@ def unchanged(ctx: RunContext) -> Resolution:
 
 def resolve(ctx: RunContext, records: DataFrame, fp: DataFrame, cfg: IdentityConfig,
              model: Any, full: bool, run_seq: int, salt: str,
-             breaks: LineageBreaks) -> Resolution:
-    """Cluster the scope and assign UIDs; returns the frames the stage writes."""
+             breaks: LineageBreaks, frequencies: DataFrame | None = None) -> Resolution:
+    """Cluster the scope and assign UIDs; returns the frames the stage writes.
+
+    ``frequencies`` are the model's kept term frequencies (``vista.identity.stage``):
+    with them a stored link's score is the one a full run gives it, so an incremental
+    run's partition is a full run's.
+    """
     lake = ctx.lake
     registry = lake.read(REGISTRY_T) if lake.exists(REGISTRY_T) else None
     if full:
-        links = breaks(compute_links(records, cfg, model, None, breaks))
+        links = breaks(compute_links(records, cfg, model, None, breaks, frequencies))
         scope_records = records
         previous = lake.read(GRAPH_T).select("record_key", "uid") if lake.exists(GRAPH_T) \
             else None
@@ -102,7 +107,8 @@ def resolve(ctx: RunContext, records: DataFrame, fp: DataFrame, cfg: IdentityCon
         if changed.isEmpty() and deleted.isEmpty():
             log.info("identity: no person record changed since the last run; graph kept")
             return unchanged(ctx)
-        inc = incremental_scope(ctx, records, cfg, model, changed, deleted, breaks)
+        inc = incremental_scope(ctx, records, cfg, model, changed, deleted, breaks,
+                                frequencies)
         links, deleted = inc.links, inc.deleted
         scope_records = records.join(inc.scope, on="record_key", how="left_semi")
         gone_or_scoped = inc.scope.unionByName(deleted)

@@ -39,6 +39,7 @@ from vista.identity.registry import DEFAULT_SALT
 from vista.identity.resolution import Resolution, resolve
 from vista.identity.tables import (
     DEVICES_T,
+    FREQUENCIES_T,
     GOLDEN_T,
     GRAPH_T,
     LINEAGE_T,
@@ -61,8 +62,10 @@ class RunOptions:
     """The identity stage's per-run switches (from ``vista run`` / ``RunContext.options``).
 
     Attributes:
-        full: Rebuild from scratch instead of an incremental run.
-        retrain: Train the model again even when the registered one is current.
+        full: Re-resolve every record instead of an incremental run (scored with
+            the model's kept term frequencies, see :func:`kept_frequencies`).
+        retrain: Train the model again even when the registered one is current (its
+            term frequencies are computed again, over this run's records).
         gate: Run the quality gate (False only for tests that run the stage many times
             and check the gate on one run).
     """
@@ -130,6 +133,31 @@ def train_or_load(ctx: RunContext, records: DataFrame, cfg: IdentityConfig) -> t
         tracking.log_identity_model(model, charts=charts)
         ctx.manifest.record_mlflow_run("identity", run.info.run_id, "identity-train")
     return model, True
+
+
+def kept_frequencies(ctx: RunContext, records: DataFrame, model: Any, retrained: bool,
+                     breaks: LineageBreaks) -> tuple[DataFrame | None, bool]:
+    """The model's term frequencies kept in the lake: ``(frequencies, computed now)``.
+
+    Computed over this run's records the first time a model is applied to the lake (or
+    when it was retrained), then kept (``silver/identity_term_frequencies``) and scored
+    with by every run, incremental or full, until the model changes: a stored link's
+    score then does not move with the population (``vista.identity.link.frequencies``).
+    None when the model adjusts no column by term frequency.
+    """
+    from vista.identity.link.frequencies import frequency_columns, model_key
+    from vista.identity.link.splink_model import TrainedModel, model_frequencies
+
+    if not isinstance(model, TrainedModel) or not frequency_columns(model.settings):
+        return None, False
+    lake, key = ctx.lake, model_key(model.settings)
+    if not retrained and lake.exists(FREQUENCIES_T):
+        kept = lake.read(FREQUENCIES_T).where(F.col("model_key") == key)
+        if not kept.isEmpty():
+            return kept, False
+    log.info("identity: the model's term frequencies are computed over this run's records "
+             "and kept for later runs")
+    return breaks(model_frequencies(records, model)), True
 
 
 def _last_run(ctx: RunContext) -> dict[str, Any] | None:
@@ -292,19 +320,23 @@ def _run(ctx: RunContext, cfg: IdentityConfig, breaks: LineageBreaks) -> dict[st
     run_seq = int(last["run_seq"]) + 1 if last else 1
     step("model")
     model, retrained = train_or_load(ctx, records, cfg)
+    frequencies, fresh = kept_frequencies(ctx, records, model, retrained, breaks)
     options = RunOptions.from_mapping(ctx.options)
-    full = options.full or last is None or retrained or not lake.exists(
+    full = options.full or last is None or retrained or fresh or not lake.exists(
         GRAPH_T) or last["resolution_hash"] != cfg.resolution_hash()
     log.info("identity: %s run #%d", "full" if full else "incremental", run_seq)
     step("resolve")
     fp_columns = [*cfg.fingerprint_columns, *derived_inputs(cfg.linking)]
     fp = breaks(fingerprints(records, list(dict.fromkeys(fp_columns))))
-    out = resolve(ctx, records, fp, cfg, model, full, run_seq, uid_salt(cfg), breaks)
+    out = resolve(ctx, records, fp, cfg, model, full, run_seq, uid_salt(cfg), breaks,
+                  frequencies)
     if options.gate:
         step("gate")
         _gate(ctx, records, out)
     step("write")
     _write(ctx, fp, out, full)
+    if fresh:
+        lake.overwrite(FREQUENCIES_T, frequencies)
     step("golden")
     lake.overwrite(GOLDEN_T, golden_records(records, out.graph, cfg.survivorship, ctx.run_id))
     step("devices")

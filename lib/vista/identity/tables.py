@@ -12,6 +12,7 @@ LINKS_T = "silver/identity_links"
 RESOLVED_T = "silver/identity_resolved"
 RUNS_T = "silver/identity_runs"
 DEVICES_T = "silver/identity_devices"
+FREQUENCIES_T = "silver/identity_term_frequencies"
 
 GRAPH_COLUMNS = ["source", "source_record_id", "record_key", "uid", "link_kind",
                  "match_probability", "run_id"]

@@ -32,6 +32,7 @@ def link_records(
     new_keys: DataFrame | None = None,
     compatibility: CompatibilityConfig | None = None,
     breaks: LineageBreaks | None = None,
+    frequencies: DataFrame | None = None,
 ) -> DataFrame:
     """All links between person records: deterministic, then probabilistic.
 
@@ -47,23 +48,28 @@ def link_records(
             (see :func:`~vista.identity.link.deterministic.deterministic_links`).
         breaks: How the deterministic half materialises the frames it reads more than
             once (None: local checkpoints).
+        frequencies: Kept term frequencies to score with (see
+            :func:`~vista.identity.link.splink_model.predict`); None: computed over
+            ``records``.
 
     Returns:
         A ``LINKS`` frame (one row per pair and link kind).
     """
     links = deterministic_links(records, cfg, compatibility, breaks)
     if model is not None and cfg.probabilistic.enabled:
-        links = links.unionByName(predict(records, model, cfg, new_keys=new_keys, breaks=breaks))
+        links = links.unionByName(predict(records, model, cfg, new_keys=new_keys,
+                                          breaks=breaks, frequencies=frequencies))
     return links
 
 
 def compute_links(
     records: DataFrame, cfg: IdentityConfig, model: Any, new_keys: DataFrame | None,
-    breaks: LineageBreaks | None = None,
+    breaks: LineageBreaks | None = None, frequencies: DataFrame | None = None,
 ) -> DataFrame:
     """Links from the linking half (deterministic, then probabilistic)."""
     links = link_records(records, cfg.linking, model, new_keys=new_keys,
-                         compatibility=cfg.clustering.compatibility, breaks=breaks)
+                         compatibility=cfg.clustering.compatibility, breaks=breaks,
+                         frequencies=frequencies)
     return links.select([f.name for f in LINKS.fields])
 
 

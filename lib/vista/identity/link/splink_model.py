@@ -9,9 +9,10 @@ and re-applied without retraining.
 Incremental runs: :func:`predict` with ``new_keys`` scores only pairs that involve a
 new or changed record, using Splink 5's ``predict_between(existing, new)`` plus
 ``predict_within(new)`` (Splink 5's replacement for ``find_matches_to_new_records``).
-That keeps the blocking join at |new| x |all| instead of |all| x |all|, and term
-frequencies are still computed over the whole population, so weights are the same as
-in a full run.
+That keeps the blocking join at |new| x |all| instead of |all| x |all|. The identity
+stage scores with term frequencies kept per model and lake
+(:mod:`vista.identity.link.frequencies`), so a stored pair's weight is the one a full
+run gives it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ from vista.identity.link.config import (
     NameSplitConfig,
     ProbabilisticConfig,
     rule_columns,
+)
+from vista.identity.link.frequencies import (
+    frequency_columns,
+    frequency_lookup,
+    model_key,
+    term_frequencies,
 )
 from vista.identity.person.config import FirstNameRule
 
@@ -573,6 +580,7 @@ def predict(
     *,
     new_keys: DataFrame | None = None,
     breaks: LineageBreaks | None = None,
+    frequencies: DataFrame | None = None,
 ) -> DataFrame:
     """Score candidate pairs and keep those above the configured threshold.
 
@@ -586,6 +594,9 @@ def predict(
         breaks: How the prepared records are materialised (None: a local checkpoint).
             Splink reads them once per term-frequency table, for the blocking-rule
             counts and for blocking; unmaterialised, each read prepares them again.
+        frequencies: Kept term frequencies (``vista.identity.link.frequencies``) to
+            score with, so a pair's score does not depend on the rest of the population;
+            None: Splink computes them over ``records``.
 
     Returns:
         A ``LINKS`` frame with ``link_kind`` = ``probabilistic``, vetoes applied.
@@ -596,21 +607,25 @@ def predict(
             ``max_comparisons_per_rule``.
     """
     p = _as_trained(_pcfg(cfg), model)
+    breaks = breaks or LineageBreaks(records.sparkSession)
     # the columns the model was trained on: a model registered before a change in how
     # records are prepared keeps working
-    prepared = (breaks or LineageBreaks(records.sparkSession))(
-        _prepare(records, model.columns, model.preparation))
+    prepared = breaks(_prepare(records, model.columns, model.preparation))
     # Matching columns are retained so the gamma (level) columns exist for the vetoes.
     settings = dict(model.settings, retain_matching_columns=bool(p.vetoes))
     check_comparison_counts(prepared, p.blocking_rules, p.max_comparisons_per_rule,
                             setting="identity.linking.probabilistic.blocking_rules")
     linker, db = _linker(prepared, settings, p.break_lineage)
+    if frequencies is not None:
+        for column in frequency_columns(model.settings):
+            linker.table_management.register_term_frequency_lookup(
+                db.register(breaks(frequency_lookup(prepared, frequencies, column))), column)
     if new_keys is None:
         scored = linker.inference.predict(warning_mode="never")
         return _to_links(_above_threshold(scored.as_spark_dataframe(), p), p)
-    for spec in p.comparisons:
-        if spec.tf_adjustment:
-            linker.table_management.compute_tf_table(spec.column)
+    if frequencies is None:
+        for column in frequency_columns(model.settings):
+            linker.table_management.compute_tf_table(column)
     keys = new_keys.select("record_key").distinct()
     new = prepared.join(keys, on="record_key", how="left_semi")
     old = prepared.join(keys, on="record_key", how="left_anti")
@@ -619,6 +634,23 @@ def predict(
     within = linker.inference.predict_within(new_sdf, warning_mode="never")
     return _to_links(_above_threshold(between.as_spark_dataframe(), p), p).unionByName(
         _to_links(_above_threshold(within.as_spark_dataframe(), p), p))
+
+
+def model_frequencies(records: DataFrame, model: TrainedModel) -> DataFrame:
+    """The model's term frequencies over ``records``, prepared as the model compares them.
+
+    Args:
+        records: Person records (the population the frequencies are kept for).
+        model: A trained model.
+
+    Returns:
+        ``vista.identity.link.frequencies.FREQUENCIES`` rows keyed by the model's
+        :func:`~vista.identity.link.frequencies.model_key`; :func:`predict` scores with
+        them through ``frequencies``.
+    """
+    prepared = _prepare(records, model.columns, model.preparation)
+    return term_frequencies(prepared, frequency_columns(model.settings),
+                            model_key(model.settings))
 
 
 def _as_trained(p: ProbabilisticConfig, model: TrainedModel) -> ProbabilisticConfig:
