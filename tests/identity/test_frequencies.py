@@ -6,7 +6,11 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from vista.identity.link.frequencies import frequency_lookup, term_frequencies
+from vista.identity.link.frequencies import (
+    frequency_lookup,
+    term_frequencies,
+    value_frequencies,
+)
 
 SCHEMA = T.StructType([T.StructField("record_key", T.StringType(), False),
                        T.StructField("last_name_std", T.StringType(), True)])
@@ -27,7 +31,8 @@ def test_kept_frequencies_and_unseen_values(spark):
     now = then.unionByName(spark.createDataFrame(
         [("f", "garcia"), ("g", "garcia"), ("h", "perez")], SCHEMA))
     assert_df_equality(
-        frequency_lookup(now, kept, "last_name_std"),
+        frequency_lookup(value_frequencies(now, kept, ["last_name_std"]), "last_name_std",
+                         T.StringType()),
         spark.createDataFrame([("garcia", 0.75), ("lopez", 0.25), ("perez", 0.25)],
                               "last_name_std string, tf_last_name_std double"),
         ignore_row_order=True, ignore_nullable=True)

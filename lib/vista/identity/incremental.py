@@ -29,6 +29,7 @@ computes the frequencies again; ``RunOptions.full`` forces one (``vista.identity
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -100,8 +101,12 @@ def changes(ctx: RunContext, fp: DataFrame,
 
 def incremental_scope(ctx: RunContext, records: DataFrame, cfg: IdentityConfig, model: Any,
                        changed: DataFrame, deleted: DataFrame,
-                       breaks: LineageBreaks, frequencies: DataFrame | None = None) -> Scope:
-    """New links, the seed records and the records to re-cluster in an incremental run."""
+                       breaks: LineageBreaks, frequencies: DataFrame | None = None,
+                       step: Callable[[str], None] | None = None) -> Scope:
+    """New links, the seed records and the records to re-cluster in an incremental run.
+
+    ``step`` is told when the links are done and the scope starts (``resolve/scope``).
+    """
     lake = ctx.lake
     touched = changed.unionByName(deleted)
     stored = lake.read(LINKS_T)
@@ -114,6 +119,8 @@ def incremental_scope(ctx: RunContext, records: DataFrame, cfg: IdentityConfig, 
                           new_keys=changed, breaks=breaks, frequencies=frequencies)
     links = breaks(fresh.unionByName(kept).dropDuplicates(
         ["record_key_l", "record_key_r", "link_kind"]))
+    if step is not None:
+        step("resolve/scope")
     seeds = touched.unionByName(changed_links(links, stored)).distinct()
     prev = lake.read(GRAPH_T).select("record_key", "uid")
     seed_uids = prev.join(seeds, on="record_key", how="left_semi").select("uid").distinct()

@@ -8,6 +8,7 @@ the stage gates, writes and counts.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -86,16 +87,21 @@ def unchanged(ctx: RunContext) -> Resolution:
 
 def resolve(ctx: RunContext, records: DataFrame, fp: DataFrame, cfg: IdentityConfig,
              model: Any, full: bool, run_seq: int, salt: str,
-             breaks: LineageBreaks, frequencies: DataFrame | None = None) -> Resolution:
+             breaks: LineageBreaks, frequencies: DataFrame | None = None,
+             step: Callable[[str], None] | None = None) -> Resolution:
     """Cluster the scope and assign UIDs; returns the frames the stage writes.
 
     ``frequencies`` are the model's kept term frequencies (``vista.identity.stage``):
     with them a stored link's score is the one a full run gives it, so an incremental
-    run's partition is a full run's.
+    run's partition is a full run's. ``step`` is told the name of each part as it
+    starts (``resolve/changes``, ``resolve/links``, ``resolve/scope``,
+    ``resolve/cluster``, ``resolve/uids``), for the manifest's ``step_seconds``.
     """
+    step = step or (lambda name: None)
     lake = ctx.lake
     registry = lake.read(REGISTRY_T) if lake.exists(REGISTRY_T) else None
     if full:
+        step("resolve/links")
         links = breaks(compute_links(records, cfg, model, None, breaks, frequencies))
         scope_records = records
         previous = lake.read(GRAPH_T).select("record_key", "uid") if lake.exists(GRAPH_T) \
@@ -103,12 +109,14 @@ def resolve(ctx: RunContext, records: DataFrame, fp: DataFrame, cfg: IdentityCon
         deleted = None
         n_changed = records.count()
     else:
+        step("resolve/changes")
         changed, deleted = changes(ctx, fp, breaks)
         if changed.isEmpty() and deleted.isEmpty():
             log.info("identity: no person record changed since the last run; graph kept")
             return unchanged(ctx)
+        step("resolve/links")
         inc = incremental_scope(ctx, records, cfg, model, changed, deleted, breaks,
-                                frequencies)
+                                frequencies, step)
         links, deleted = inc.links, inc.deleted
         scope_records = records.join(inc.scope, on="record_key", how="left_semi")
         gone_or_scoped = inc.scope.unionByName(deleted)
@@ -122,8 +130,10 @@ def resolve(ctx: RunContext, records: DataFrame, fp: DataFrame, cfg: IdentityCon
                    .join(inc.scope, "record_key", how="left_anti")
                    .join(name_keys(records), "record_key", how="inner")
                    .select("name_key", "cluster_id").distinct())
+    step("resolve/cluster")
     clusters, stats = cluster_records(scope_records, scope_links, cfg.clustering,
                                       attach_kinds(cfg), outside, breaks)
+    step("resolve/uids")
     assigned = assign_uids(clusters, previous, registry, run_id=ctx.run_id, run_seq=run_seq,
                            salt=salt)
     uids = breaks(assigned.assignments)

@@ -329,7 +329,7 @@ def _run(ctx: RunContext, cfg: IdentityConfig, breaks: LineageBreaks) -> dict[st
     fp_columns = [*cfg.fingerprint_columns, *derived_inputs(cfg.linking)]
     fp = breaks(fingerprints(records, list(dict.fromkeys(fp_columns))))
     out = resolve(ctx, records, fp, cfg, model, full, run_seq, uid_salt(cfg), breaks,
-                  frequencies)
+                  frequencies, step)
     if options.gate:
         step("gate")
         _gate(ctx, records, out)

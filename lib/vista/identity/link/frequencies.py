@@ -85,14 +85,26 @@ def term_frequencies(prepared: DataFrame, columns: list[str], key: str) -> DataF
         F.lit(key).alias("model_key"), "column", "value_hash", F.col("tf").cast("double"))
 
 
-def frequency_lookup(prepared: DataFrame, frequencies: DataFrame, column: str) -> DataFrame:
-    """Splink's lookup for ``column`` (``column, tf_column``) for every value ``prepared``
-    holds: the kept frequency, or the unseen-value one for a value the table lacks."""
-    kept = frequencies.where(F.col("column") == column)
-    unseen = kept.where(F.col("value_hash").isNull()).select(F.col("tf").alias("unseen"))
-    values = (prepared.select(column).where(F.col(column).isNotNull()).distinct()
-              .withColumn("value_hash", _hash(F.col(column))))
-    return (values.join(kept.where(F.col("value_hash").isNotNull())
-                        .select("value_hash", "tf"), "value_hash", how="left")
-            .crossJoin(F.broadcast(unseen))
-            .select(column, F.coalesce("tf", "unseen").alias(f"tf_{column}")))
+def value_frequencies(prepared: DataFrame, frequencies: DataFrame,
+                      columns: list[str]) -> DataFrame:
+    """``column, value, tf`` for every value ``prepared`` holds in ``columns``: the kept
+    frequency, or the unseen-value one for a value the table lacks (one pass over the
+    records for all columns; :func:`frequency_lookup` takes one column's rows)."""
+    long = prepared.select(F.explode(F.array(*[
+        F.struct(F.lit(c).alias("column"), F.col(c).cast("string").alias("value"))
+        for c in columns])).alias("v")).select("v.*").where(F.col("value").isNotNull())
+    kept = frequencies.where(F.col("value_hash").isNotNull()).select(
+        "column", "value_hash", "tf")
+    unseen = frequencies.where(F.col("value_hash").isNull()).select(
+        "column", F.col("tf").alias("unseen"))
+    return (long.distinct().withColumn("value_hash", _hash(F.col("value")))
+            .join(kept, ["column", "value_hash"], how="left")
+            .join(F.broadcast(unseen), "column", how="inner")
+            .select("column", "value", F.coalesce("tf", "unseen").alias("tf")))
+
+
+def frequency_lookup(values: DataFrame, column: str, data_type: T.DataType) -> DataFrame:
+    """Splink's lookup for ``column`` (``column, tf_column``) from
+    :func:`value_frequencies`, the value in the column's own type."""
+    return values.where(F.col("column") == column).select(
+        F.col("value").cast(data_type).alias(column), F.col("tf").alias(f"tf_{column}"))

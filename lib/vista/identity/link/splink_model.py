@@ -41,6 +41,7 @@ from vista.identity.link.frequencies import (
     frequency_lookup,
     model_key,
     term_frequencies,
+    value_frequencies,
 )
 from vista.identity.person.config import FirstNameRule
 
@@ -617,9 +618,13 @@ def predict(
                             setting="identity.linking.probabilistic.blocking_rules")
     linker, db = _linker(prepared, settings, p.break_lineage)
     if frequencies is not None:
-        for column in frequency_columns(model.settings):
-            linker.table_management.register_term_frequency_lookup(
-                db.register(breaks(frequency_lookup(prepared, frequencies, column))), column)
+        columns = frequency_columns(model.settings)
+        values = value_frequencies(prepared, frequencies, columns)
+        if new_keys is not None:  # read by both of the incremental run's predictions
+            values = breaks(values)
+        for column in columns:
+            linker.table_management.register_term_frequency_lookup(db.register(
+                frequency_lookup(values, column, prepared.schema[column].dataType)), column)
     if new_keys is None:
         scored = linker.inference.predict(warning_mode="never")
         return _to_links(_above_threshold(scored.as_spark_dataframe(), p), p)
