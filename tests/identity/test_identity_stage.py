@@ -103,8 +103,9 @@ def test_incremental_equals_full_and_uids_are_stable(run_stage):
     assert m2["full"] == 0 and m2["reclustered_records"] < m2["records"]
     assert len(manifest.quality) == 2 and all(q["passed"] for q in manifest.quality)
     steps = next(r for r in manifest.stages if r.name == "identity").metrics["step_seconds"]
-    assert set(steps) == {"records", "model", "resolve", "gate", "write", "golden", "devices",
-                          "metrics"}
+    assert set(steps) == {"records", "model", "resolve", "resolve/changes", "resolve/links",
+                          "resolve/scope", "resolve/cluster", "resolve/uids", "gate", "write",
+                          "golden", "devices", "metrics"}
     assert m2["lineage_breaks"] >= 5  # records, fingerprints, changes, links, scope, ...
 
     full, _, _ = run_stage("full", V1, "r1")
