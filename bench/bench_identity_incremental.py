@@ -38,6 +38,7 @@ IDENTITY_TABLES = ["identity_graph", "uid_registry", "uid_lineage", "golden_cust
                    "identity_links", "identity_resolved", "identity_runs",
                    "identity_devices", "identity_term_frequencies"]
 GRAPH = "silver/identity_graph"
+GOLDEN = "silver/golden_customer"
 STABILITY_MIN = 0.995
 
 
@@ -99,6 +100,14 @@ class Runner:
 
 def graph_of(lake) -> DataFrame:  # noqa: ANN001
     return lake.read(GRAPH).select("record_key", "uid", "link_kind", "match_probability")
+
+
+def golden_of(lake) -> DataFrame:  # noqa: ANN001
+    """The golden records without the run that built them; maps as sorted entries (set
+    operations compare no maps)."""
+    golden = lake.read(GOLDEN).drop("run_id")
+    return golden.select(*[F.array_sort(F.map_entries(c)).alias(c) if c in ("ids", "source_ids")
+                           else c for c in golden.columns])
 
 
 def partition_diff(a: DataFrame, b: DataFrame) -> dict[str, float | int]:
@@ -199,6 +208,9 @@ def main() -> int:  # noqa: PLR0915 - a script reads top to bottom
     reasons = lineage_by_reason(lake_a, inc["run_id"])
     vs_full = partition_diff(g_inc, g_full)
     graph_rows_differ = frames_equal(g_inc, g_full)
+    golden_rows_differ = frames_equal(golden_of(lake_a), golden_of(r.lake("B")))
+    golden_rebuilt = lake_a.read(GOLDEN).where(F.col("run_id") == inc["run_id"]).count()
+    golden_total = lake_a.read(GOLDEN).count()
 
     before = graph_of(lake_a).localCheckpoint()
     before.count()
@@ -226,6 +238,8 @@ def main() -> int:  # noqa: PLR0915 - a script reads top to bottom
         "previously_resolved": n_prev, "kept_uid": n_kept, "stability": round(stability, 6),
         "lineage_by_reason": reasons, "incremental_vs_full": vs_full,
         "graph_rows_differ_vs_full": graph_rows_differ,
+        "golden_rows_differ_vs_full": golden_rows_differ,
+        "golden_rebuilt": {"incremental": golden_rebuilt, "of": golden_total},
         "identity_wall_s": {"incremental": round(t_inc, 1), "full": round(t_full, 1)},
         "no_new_data": {"graph_rows_changed": again_changes, "lineage_rows": again_lineage,
                         "ingest_plus_identity_s": round(t_again, 1),
@@ -241,6 +255,7 @@ def main() -> int:  # noqa: PLR0915 - a script reads top to bottom
         "incremental partition == full partition": vs_full["records_in_differing_clusters"]
         == 0 and vs_full["records_in_one_only"] == 0,
         "incremental UIDs == full UIDs": vs_full["records_with_other_uid"] == 0,
+        "incremental golden records == full golden records": golden_rows_differ == 0,
         "no new data: nothing changes": again_changes == 0 and again_lineage == 0,
         "two fresh runs: identical graphs": determinism_rows == 0,
     }
@@ -266,6 +281,9 @@ def report(fig: dict, checks: dict[str, bool]) -> str:
         ("lineage rows by reason (incremental run)", json.dumps(fig["lineage_by_reason"])),
         ("incremental vs full: partition", json.dumps(fig["incremental_vs_full"])),
         ("incremental vs full: graph rows differing", fig["graph_rows_differ_vs_full"]),
+        ("incremental vs full: golden rows differing", fig["golden_rows_differ_vs_full"]),
+        ("golden records rebuilt by the incremental run",
+         f"{fig['golden_rebuilt']['incremental']} of {fig['golden_rebuilt']['of']}"),
         ("identity wall s: incremental vs full (stage)",
          f"{inc['seconds']} vs {full['seconds']}"),
         ("no new data: graph rows changed, lineage rows",

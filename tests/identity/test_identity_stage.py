@@ -17,12 +17,12 @@ from vista.spark import session_conf
 D = dt.date
 
 
-def _rec(key, first, last, born, ids=None):
+def _rec(key, first, last, born, ids=None, **other):
     source, rid = key.split(":")
     row = {f.name: None for f in PERSON_RECORDS.fields}
     row.update(record_key=key, source=source, source_record_id=rid, first_name_std=first,
                last_name_std=last, birth_date=born, ids=ids or {},
-               observed_at=dt.datetime(2025, 1, 1))
+               observed_at=dt.datetime(2025, 1, 1), **other)
     return tuple(row[f.name] for f in PERSON_RECORDS.fields)
 
 
@@ -37,8 +37,11 @@ V1 = [
     _rec("crm:5", "echo", "fam-e", D(1985, 3, 3)),
     _rec("crm:6", "foxtrot", "fam-f", D(1975, 1, 1), {"loyalty_card": "L6"}),
     _rec("loy:6", "foxtrot", "fam-f", D(1975, 1, 2)),
+    _rec("crm:7", "golf", "fam-g", D(1965, 2, 2)),  # untouched by V2
 ]
-V2 = [r for r in V1 if r[0] not in ("shop:2", "crm:5", "loy:4")] + [
+V2 = [r for r in V1 if r[0] not in ("crm:1", "shop:2", "crm:5", "loy:4")] + [
+    # not a matching change (not re-clustered), but its golden record's consent changes
+    _rec("crm:1", "alpha", "fam-a", D(1980, 1, 1), {"crm_id": "C1"}, consent_email=False),
     _rec("web:3", "charlie", "fam-c", D(1970, 7, 7)),  # joins person 3
     _rec("loy:4", "zulu", "fam-d", D(1999, 12, 12)),  # changed: person 4 splits
     _rec("web:6", "foxtrot", "fam-f", D(1975, 1, 2), {"loyalty_card": "L6"}),  # merges 6
@@ -89,6 +92,16 @@ def _graph(lake):
     return lake.read(tables.GRAPH_T).select("record_key", "uid", "link_kind", "match_probability")
 
 
+def _golden(lake):  # maps as sorted entries: rows are compared in sorted order
+    golden = lake.read(tables.GOLDEN_T).drop("run_id")
+    return golden.select(*[F.array_sort(F.map_entries(c)).alias(c) if c in ("source_ids", "ids")
+                           else c for c in golden.columns])
+
+
+def _golden_runs(lake):
+    return {r["uid"]: r["run_id"] for r in lake.read(tables.GOLDEN_T).collect()}
+
+
 def assert_frames_equal(a, b):
     assert_df_equality(a, b, ignore_row_order=True, ignore_nullable=True)
 
@@ -98,7 +111,8 @@ def test_incremental_equals_full_and_uids_are_stable(run_stage):
     inc, m1, _ = run_stage("inc", V1, "r1")
     first_graph = _graph(inc).localCheckpoint()
     first = {r["record_key"]: r["uid"] for r in first_graph.collect()}
-    assert m1["uids"] == 7 and m1["largest_cluster"] == 2 and m1["full"] == 1
+    first_golden = _golden_runs(inc)
+    assert m1["uids"] == 8 and m1["largest_cluster"] == 2 and m1["full"] == 1
     _, m2, manifest = run_stage("inc", V2, "r2", gate=True)
     assert m2["full"] == 0 and m2["reclustered_records"] < m2["records"]
     assert len(manifest.quality) == 2 and all(q["passed"] for q in manifest.quality)
@@ -116,6 +130,14 @@ def test_incremental_equals_full_and_uids_are_stable(run_stage):
     assert_frames_equal(inc.read(tables.REGISTRY_T), full.read(tables.REGISTRY_T))
     lineage = ["old_uid", "new_uid", "reason", "run_id"]
     assert_frames_equal(inc.read(tables.LINEAGE_T).select(lineage), full.read(tables.LINEAGE_T).select(lineage))
+    # golden records: merged for the UIDs the run touched, equal to the full run's
+    assert_frames_equal(_golden(inc), _golden(full))
+    golden = _golden_runs(inc)
+    assert {r["consent_email"] for r in inc.read(tables.GOLDEN_T).where(
+        F.array_contains("record_keys", "crm:1")).collect()} == {False}
+    assert golden[first["crm:7"]] == "r1"  # untouched person: its golden row is kept
+    assert golden[first["crm:1"]] == "r2"  # a golden input changed: rebuilt, same UID
+    assert first["crm:5"] not in golden and first_golden[first["crm:5"]] == "r1"  # retired
 
     after = {r["record_key"]: r["uid"] for r in _graph(inc).collect()}
     assert after["crm:1"] == after["shop:1"] == first["crm:1"]  # untouched person
@@ -131,6 +153,16 @@ def test_incremental_equals_full_and_uids_are_stable(run_stage):
     _, m3, _ = run_stage("inc", V2, "r3")
     assert (m3["changed_records"], m3["reclustered_records"], m3["uids_new"]) == (0, 0, 0)
     assert_frames_equal(_graph(inc).select("record_key", "uid"), before)
+    assert _golden_runs(inc) == golden  # nothing rebuilt
+    # a lake whose stored fingerprints predate golden fingerprints rebuilds every golden
+    # record once, and stores the new fingerprints
+    resolved = inc.read(tables.RESOLVED_T).drop("golden_fingerprint").localCheckpoint()
+    inc.overwrite(tables.RESOLVED_T, resolved)
+    _, m4, _ = run_stage("inc", V2, "r4")
+    assert m4["reclustered_records"] == 0
+    assert "golden_fingerprint" in inc.read(tables.RESOLVED_T).columns
+    assert set(_golden_runs(inc).values()) == {"r4"}
+    assert_frames_equal(_golden(inc), _golden(full))
 
 
 def test_the_stage_sql_settings_are_restored_after_it(spark):

@@ -22,6 +22,13 @@ from vista.schemas import PERSON_RECORDS
 
 log = logging.getLogger(__name__)
 
+#: The person-record columns a golden record is built from. An incremental run rebuilds
+#: the golden record of every UID one of whose records changed in any of them
+#: (``vista.identity.incremental.golden_changed``), and only those.
+GOLDEN_INPUTS: tuple[str, ...] = tuple(dict.fromkeys([
+    "record_key", "source", "source_record_id", "ids", *GOLDEN_ATTRIBUTES.values(),
+    "other_phones_e164", "observed_at"]))
+
 _LAST = 2**62  # sorts after every real value
 _STRS = T.ArrayType(T.StringType())
 

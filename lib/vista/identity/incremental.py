@@ -1,7 +1,8 @@
 """Incremental runs: what changed since the last run, and the part of the graph it touches.
 
-The identity stage is incremental by default. ``silver/identity_resolved`` remembers a
-fingerprint (hash of the matching fields) of every resolved record. A run then:
+The identity stage is incremental by default. ``silver/identity_resolved`` remembers two
+fingerprints of every resolved record: a hash of its matching fields and one of the
+fields its golden record is built from. A run then:
 
 1. finds new, changed and deleted records (fingerprint anti-joins);
 2. keeps the stored links of unchanged records (``silver/identity_links``) and scores
@@ -14,7 +15,10 @@ fingerprint (hash of the matching fields) of every resolved record. A run then:
    links that attach nameless records; found by widening from the seeds, not by
    labelling the whole population), and re-clusters only those components;
 4. updates the registry from the overlap between the old and new clusters of that
-   scope; records outside it keep their UID, link kind and probability.
+   scope; records outside it keep their UID, link kind and probability;
+5. rebuilds the golden records of the UIDs in the scope and of those one of whose
+   records changed a golden input only (a consent, a raw name: not re-clustered), and
+   merges them into ``silver/golden_customer``, deleting the UIDs that ended.
 
 This equals a full run because clustering is per component and deterministic, every
 old UID's records lie inside the scope or wholly outside it, and a stored link's score
@@ -29,21 +33,25 @@ computes the frequencies again; ``RunOptions.full`` forces one (``vista.identity
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from vista.identity.cluster import name_keys, pair_edges, reachable
 from vista.identity.config import IdentityConfig
+from vista.identity.golden import GOLDEN_INPUTS
 from vista.identity.lineage import LineageBreaks
 from vista.identity.link.links import attach_kinds, compute_links
 from vista.identity.tables import GRAPH_T, LINKS_T, RESOLVED_T
 
 if TYPE_CHECKING:  # pragma: no cover
     from vista.runtime import RunContext
+
+#: ``silver/identity_resolved``'s hash of a record's golden inputs
+GOLDEN_FP = "golden_fingerprint"
 
 
 @dataclass(frozen=True)
@@ -65,13 +73,35 @@ class Scope:
     previous: DataFrame
 
 
-def fingerprints(records: DataFrame, columns: list[str]) -> DataFrame:
-    """``record_key, fingerprint``: a hash of the record's matching fields."""
+def _hash(records: DataFrame, columns: Sequence[str]) -> Column:
     present = [c for c in columns if c in records.columns]
     payload = F.to_json(F.struct(*[
         F.array_sort(F.map_entries(F.col(c))).alias(c) if c == "ids" else F.col(c)
         for c in present]))
-    return records.select("record_key", F.sha2(payload, 256).alias("fingerprint"))
+    return F.sha2(payload, 256)
+
+
+def fingerprints(records: DataFrame, columns: list[str]) -> DataFrame:
+    """``record_key, fingerprint, golden_fingerprint``: a hash of the record's matching
+    fields, and one of the fields its golden record is built from
+    (``vista.identity.golden.GOLDEN_INPUTS``)."""
+    return records.select("record_key", _hash(records, columns).alias("fingerprint"),
+                          _hash(records, GOLDEN_INPUTS).alias(GOLDEN_FP))
+
+
+def golden_changed(ctx: RunContext, fp: DataFrame) -> DataFrame | None:
+    """Record keys whose golden inputs differ from the last run's (new records included):
+    the records whose UID's golden record an incremental run rebuilds, whether or not
+    they are re-clustered (a changed consent or address line is not a matching change).
+
+    None when the stored fingerprints predate golden fingerprints: the run then rebuilds
+    every golden record and stores every record's fingerprints again, once.
+    """
+    stored = ctx.lake.read(RESOLVED_T)
+    if GOLDEN_FP not in stored.columns:
+        return None
+    return fp.join(stored.select("record_key", GOLDEN_FP), on=["record_key", GOLDEN_FP],
+                   how="left_anti").select("record_key")
 
 
 def _endpoints(links: DataFrame) -> DataFrame:

@@ -30,7 +30,7 @@ from pyspark.sql import functions as F
 from vista.identity.cluster import size_histogram
 from vista.identity.config import IdentityConfig, identity_config
 from vista.identity.golden import golden_records
-from vista.identity.incremental import fingerprints
+from vista.identity.incremental import fingerprints, golden_changed
 from vista.identity.lineage import LineageBreaks
 from vista.identity.link.devices import device_uids
 from vista.identity.link.trusted_ids import with_trusted_ids
@@ -222,28 +222,65 @@ def _gate(ctx: RunContext, records: DataFrame, out: Resolution) -> None:
         [spec("column_values_to_be_in_set", column="ok", value_set=[True])]))
 
 
-def _write(ctx: RunContext, fp: DataFrame, out: Resolution, full: bool) -> None:
+def _write(ctx: RunContext, fp: DataFrame, out: Resolution, full: bool,
+           golden_keys: DataFrame | None) -> None:
+    """Store the graph, the records' fingerprints, links, registry and lineage.
+
+    An incremental run merges the re-clustered records' graph rows and the fingerprints
+    of those records and of the ones whose golden inputs changed (``golden_keys``; None:
+    the stored fingerprints predate golden fingerprints, and all are stored again).
+    """
     lake = ctx.lake
+    fp_rows = fp.withColumn("run_id", F.lit(ctx.run_id))
+    if full or golden_keys is None:
+        lake.overwrite(RESOLVED_T, fp_rows)
+    elif not out.unchanged:
+        keys = out.scope_rows.select("record_key").unionByName(golden_keys).distinct()
+        lake.merge(RESOLVED_T, fp_rows.join(keys, on="record_key", how="left_semi")
+                   .withColumn("_op", F.lit("U")).unionByName(
+                       out.deleted.select("record_key", F.lit("D").alias("_op")),
+                       allowMissingColumns=True), ["record_key"], delete_when="_op = 'D'")
+    else:
+        lake.merge(RESOLVED_T, fp_rows.join(golden_keys, on="record_key", how="left_semi"),
+                   ["record_key"])
     if out.unchanged:
         return
-    fp_rows = fp.withColumn("run_id", F.lit(ctx.run_id))
     if full:
         lake.overwrite(GRAPH_T, out.graph)
-        lake.overwrite(RESOLVED_T, fp_rows)
     else:
         dropped = out.deleted.select("record_key", F.lit("D").alias("_op"))
         lake.merge(GRAPH_T, out.scope_rows.withColumn("_op", F.lit("U")).unionByName(
             dropped, allowMissingColumns=True), ["record_key"], delete_when="_op = 'D'")
-        resolved = fp_rows.join(out.scope_rows.select("record_key"), on="record_key",
-                                how="left_semi").withColumn("_op", F.lit("U"))
-        lake.merge(RESOLVED_T, resolved.unionByName(dropped, allowMissingColumns=True),
-                   ["record_key"], delete_when="_op = 'D'")
     lake.overwrite(LINKS_T, out.links)
     if lake.exists(REGISTRY_T):
         lake.merge(REGISTRY_T, out.registry_changes, ["uid"])
     else:
         lake.overwrite(REGISTRY_T, out.registry)
     lake.append(LINEAGE_T, out.lineage)
+
+
+def _write_golden(ctx: RunContext, records: DataFrame, out: Resolution, cfg: IdentityConfig,
+                  full: bool, golden_keys: DataFrame | None) -> None:
+    """Golden records: every UID's in a full run; in an incremental run, by merge, only
+    those of the UIDs it re-clustered or one of whose records changed a golden input
+    (``golden_keys``), and the deletion of the UIDs it ended (merged or retired). A
+    golden row's ``run_id`` is then the run that last rebuilt it; the rows equal a full
+    run's (``tests/identity/test_identity_stage.py``)."""
+    lake = ctx.lake
+    if full or golden_keys is None or not lake.exists(GOLDEN_T):
+        lake.overwrite(GOLDEN_T, golden_records(records, out.graph, cfg.survivorship,
+                                                ctx.run_id))
+        return
+    keys = golden_keys if out.unchanged else golden_keys.unionByName(
+        out.scope_rows.select("record_key"))
+    graph = out.graph.select("record_key", "uid")
+    uids = graph.join(keys, on="record_key", how="left_semi").select("uid").distinct()
+    rebuilt = golden_records(records, graph.join(uids, on="uid", how="left_semi"),
+                             cfg.survivorship, ctx.run_id).withColumn("_op", F.lit("U"))
+    ended = out.registry_changes.where(F.col("status") != "active").select(
+        "uid", F.lit("D").alias("_op"))
+    lake.merge(GOLDEN_T, rebuilt.unionByName(ended, allowMissingColumns=True), ["uid"],
+               delete_when="_op = 'D'")
 
 
 def _link_counts(links: DataFrame) -> dict[str, int]:
@@ -330,15 +367,23 @@ def _run(ctx: RunContext, cfg: IdentityConfig, breaks: LineageBreaks) -> dict[st
     fp = breaks(fingerprints(records, list(dict.fromkeys(fp_columns))))
     out = resolve(ctx, records, fp, cfg, model, full, run_seq, uid_salt(cfg), breaks,
                   frequencies, step)
+    # read before the write below stores this run's fingerprints
+    golden_keys = None if full else golden_changed(ctx, fp)
+    if golden_keys is not None:
+        golden_keys = breaks(golden_keys)
     if options.gate:
         step("gate")
         _gate(ctx, records, out)
     step("write")
-    _write(ctx, fp, out, full)
+    # nothing changed, not even a golden input: nothing to write
+    idle = out.unchanged and golden_keys is not None and golden_keys.isEmpty()
+    if not idle:
+        _write(ctx, fp, out, full, golden_keys)
     if fresh:
         lake.overwrite(FREQUENCIES_T, frequencies)
     step("golden")
-    lake.overwrite(GOLDEN_T, golden_records(records, out.graph, cfg.survivorship, ctx.run_id))
+    if not idle:
+        _write_golden(ctx, records, out, cfg, full, golden_keys)
     step("devices")
     devices = device_uids(ctx, records, out.graph, cfg)
     if devices is not None:
