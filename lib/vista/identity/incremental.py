@@ -92,7 +92,8 @@ def fingerprints(records: DataFrame, columns: list[str]) -> DataFrame:
 def golden_changed(ctx: RunContext, fp: DataFrame) -> DataFrame | None:
     """Record keys whose golden inputs differ from the last run's (new records included):
     the records whose UID's golden record an incremental run rebuilds, whether or not
-    they are re-clustered (a changed consent or address line is not a matching change).
+    they are re-clustered (a changed consent flag or name as delivered is not a matching
+    change).
 
     None when the stored fingerprints predate golden fingerprints: the run then rebuilds
     every golden record and stores every record's fingerprints again, once.
