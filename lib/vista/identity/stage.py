@@ -234,15 +234,12 @@ def _write(ctx: RunContext, fp: DataFrame, out: Resolution, full: bool,
     fp_rows = fp.withColumn("run_id", F.lit(ctx.run_id))
     if full or golden_keys is None:
         lake.overwrite(RESOLVED_T, fp_rows)
-    elif not out.unchanged:
-        keys = out.scope_rows.select("record_key").unionByName(golden_keys).distinct()
-        lake.merge(RESOLVED_T, fp_rows.join(keys, on="record_key", how="left_semi")
-                   .withColumn("_op", F.lit("U")).unionByName(
-                       out.deleted.select("record_key", F.lit("D").alias("_op")),
-                       allowMissingColumns=True), ["record_key"], delete_when="_op = 'D'")
     else:
-        lake.merge(RESOLVED_T, fp_rows.join(golden_keys, on="record_key", how="left_semi"),
-                   ["record_key"])
+        lake.merge(RESOLVED_T, fp_rows.join(_rebuilt_keys(out, golden_keys), on="record_key",
+                                            how="left_semi").withColumn("_op", F.lit("U"))
+                   .unionByName(out.deleted.select("record_key", F.lit("D").alias("_op")),
+                                allowMissingColumns=True),
+                   ["record_key"], delete_when="_op = 'D'")
     if out.unchanged:
         return
     if full:
@@ -259,6 +256,14 @@ def _write(ctx: RunContext, fp: DataFrame, out: Resolution, full: bool,
     lake.append(LINEAGE_T, out.lineage)
 
 
+def _rebuilt_keys(out: Resolution, golden_keys: DataFrame) -> DataFrame:
+    """Record keys an incremental run stores again: re-clustered or golden input changed
+    (may repeat a key; only ever the right side of a semi join)."""
+    if out.unchanged:
+        return golden_keys
+    return golden_keys.unionByName(out.scope_rows.select("record_key"))
+
+
 def _write_golden(ctx: RunContext, records: DataFrame, out: Resolution, cfg: IdentityConfig,
                   full: bool, golden_keys: DataFrame | None) -> None:
     """Golden records: every UID's in a full run; in an incremental run, by merge, only
@@ -271,10 +276,9 @@ def _write_golden(ctx: RunContext, records: DataFrame, out: Resolution, cfg: Ide
         lake.overwrite(GOLDEN_T, golden_records(records, out.graph, cfg.survivorship,
                                                 ctx.run_id))
         return
-    keys = golden_keys if out.unchanged else golden_keys.unionByName(
-        out.scope_rows.select("record_key"))
     graph = out.graph.select("record_key", "uid")
-    uids = graph.join(keys, on="record_key", how="left_semi").select("uid").distinct()
+    uids = graph.join(_rebuilt_keys(out, golden_keys), on="record_key",
+                      how="left_semi").select("uid")
     rebuilt = golden_records(records, graph.join(uids, on="uid", how="left_semi"),
                              cfg.survivorship, ctx.run_id).withColumn("_op", F.lit("U"))
     ended = out.registry_changes.where(F.col("status") != "active").select(
