@@ -20,6 +20,20 @@ os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)  # executors use this
 DELTA_SESSION = os.environ.get("VISTA_TEST_ENGINE", "delta-rs") == "delta-spark"
 REPO = Path(__file__).resolve().parents[1]
 
+# The suite runs thousands of Spark jobs on a few rows each in one JVM, so compiling is
+# most of its CPU: the JIT's first tier only, expressions interpreted rather than compiled to
+# Java, and each plan fixed before it runs (no adaptive re-planning between stages) about
+# halve it. Results do not depend on any of these; vista's own defaults keep all three, and
+# the tests that launch vista in a process of its own (spark-submit, the cluster, the
+# object store, the demo) run with them.
+TINY_DATA_JVM = "-XX:TieredStopAtLevel=1"
+TINY_DATA_SQL = {
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+}
+SUITE_SQL = {"spark.sql.shuffle.partitions": "1", **TINY_DATA_SQL}
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked delta_spark need Delta's JVM classes: deselected in a delta-rs session."""
@@ -50,14 +64,15 @@ def spark(scratch_dir: Path):
         # one JVM runs every stage of the whole suite, many times over; a run of a few
         # test files may ask for less (VISTA_TEST_DRIVER_MEMORY=2g)
         driver_memory=os.environ.get("VISTA_TEST_DRIVER_MEMORY", "6g"),
-        shuffle_partitions=1,  # tiny inputs: one task per shuffle, not one per core
+        shuffle_partitions=int(SUITE_SQL["spark.sql.shuffle.partitions"]),  # tiny inputs
         checkpoint_dir=str(scratch_dir / "checkpoints"),
         delta=DELTA_SESSION,
         ivy_dir=str(REPO / ".vista" / "ivy"),
         conf={
             "spark.sql.warehouse.dir": str(scratch_dir / "warehouse"),
             "spark.default.parallelism": "2",
-            "spark.driver.extraJavaOptions": f"-Dderby.system.home={scratch_dir}",
+            "spark.driver.extraJavaOptions": f"-Dderby.system.home={scratch_dir} {TINY_DATA_JVM}",
+            **TINY_DATA_SQL,
         },
     )
     session = build_session(cfg)
@@ -95,6 +110,18 @@ def _release_cached_frames() -> Iterator[None]:
         active.catalog.clearCache()
 
 
+@pytest.fixture(autouse=True)
+def _suite_sql_settings() -> None:
+    """Each test starts with the suite's settings: one run of vista's CLI in this JVM
+    leaves vista's own (adaptive plans, generated code, more shuffle partitions) behind."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        for key, value in SUITE_SQL.items():
+            active.conf.set(key, value)
+
+
 @pytest.fixture()
 def tmp_lake(tmp_path: Path) -> Path:
     """An empty lake root for one test."""
@@ -125,7 +152,8 @@ def demo_run(spark, scratch_dir: Path):
     conf = root / "demo.yaml"
     conf.write_text(
         f"include: [{repo_conf}]\n"
-        f"spark: {{checkpoint_dir: {root / 'checkpoints'}, shuffle_partitions: 1}}\n"
+        f"spark: {{checkpoint_dir: {root / 'checkpoints'}, shuffle_partitions: 1, "
+        f"conf: {json.dumps(TINY_DATA_SQL)}}}\n"
         f"lake: {{root: {root / 'lake'}}}\n"
         f"mlflow: {{tracking_uri: 'sqlite:///{root / 'mlflow.db'}', "
         f"artifact_location: {root / 'mlruns'}}}\n"
