@@ -26,7 +26,7 @@ test: $(STAMP)
 	VISTA_TEST_ENGINE=delta-spark $(BIN)/python -m pytest -q -m "delta_spark and not slow"
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q --durations=10 -m slow
+	$(BIN)/python -m pytest -q -rs --durations=10 -m slow
 
 # Only the delta-spark session (a quick check of that engine).
 test-delta-spark: $(STAMP)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from suite_spark import TINY_DATA_JVM, TINY_DATA_SQL
+
 os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)  # executors use this venv
 
 # The suite's one session runs without Delta's JVM classes (the delta-rs engine) unless
@@ -20,18 +22,7 @@ os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)  # executors use this
 DELTA_SESSION = os.environ.get("VISTA_TEST_ENGINE", "delta-rs") == "delta-spark"
 REPO = Path(__file__).resolve().parents[1]
 
-# The suite runs thousands of Spark jobs on a few rows each in one JVM, so compiling is
-# most of its CPU: the JIT's first tier only, expressions interpreted rather than compiled to
-# Java, and each plan fixed before it runs (no adaptive re-planning between stages) about
-# halve it. Results do not depend on any of these; vista's own defaults keep all three, and
-# the tests that launch vista in a process of its own (spark-submit, the cluster, the
-# object store, the demo) run with them.
-TINY_DATA_JVM = "-XX:TieredStopAtLevel=1"
-TINY_DATA_SQL = {
-    "spark.sql.adaptive.enabled": "false",
-    "spark.sql.codegen.wholeStage": "false",
-    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
-}
+# What every test starts with (tests/suite_spark.py says why); tiny inputs: one task per shuffle
 SUITE_SQL = {"spark.sql.shuffle.partitions": "1", **TINY_DATA_SQL}
 
 
@@ -44,6 +35,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """CI's clock: a test marked slow that would start after ``VISTA_SLOW_DEADLINE`` (epoch
+    seconds, set by ``.ci/run``) is skipped with that reason, so CI reports in time."""
+    import time
+
+    deadline = os.environ.get("VISTA_SLOW_DEADLINE")
+    if deadline and item.get_closest_marker("slow") is not None and time.time() > float(deadline):
+        pytest.skip("CI's time for the slow tests is spent (VISTA_SLOW_DEADLINE); "
+                    "run `make test-slow` to run it")
 
 
 @pytest.fixture(scope="session")
