@@ -79,12 +79,14 @@ def _context(args: argparse.Namespace, retrain: bool = False) -> Any:
 def cmd_train(args: argparse.Namespace) -> int:
     from vista.identity.config import identity_config
     from vista.identity.records import matching_records
-    from vista.identity.stage import train_or_load
+    from vista.identity.stage import stage_settings, train_or_load
+    from vista.spark import session_conf
 
     ctx = _context(args, retrain=True)
     cfg = identity_config(ctx.config)
-    records = matching_records(ctx.lake, cfg)
-    model, _ = train_or_load(ctx, records, cfg)
+    with session_conf(ctx.spark, stage_settings(ctx, cfg)):
+        records = matching_records(ctx.lake, cfg)
+        model, _ = train_or_load(ctx, records, cfg)
     if model is None:
         print("identity.linking.probabilistic.enabled is false: nothing to train")
         return 0

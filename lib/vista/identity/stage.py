@@ -44,6 +44,7 @@ from vista.identity.tables import (
     GRAPH_T,
     LINEAGE_T,
     LINKS_T,
+    PERSON_RECORDS_T,
     REGISTRY_T,
     RESOLVED_T,
     RUNS_T,
@@ -324,9 +325,23 @@ def run(ctx: RunContext) -> dict[str, int | float]:
             inconsistent lineage.
     """
     cfg = identity_config(ctx.config)
-    with session_conf(ctx.spark, {"spark.sql.codegen.maxFields": str(cfg.codegen_max_fields)}), \
+    with session_conf(ctx.spark, stage_settings(ctx, cfg)), \
             LineageBreaks(ctx.spark, cfg.break_lineage) as breaks:
         return _run(ctx, cfg, breaks)
+
+
+def stage_settings(ctx: RunContext, cfg: IdentityConfig) -> dict[str, str]:
+    """The Spark SQL settings the stage (or ``vista identity train``) runs with: code
+    generation or interpreted execution by the number of person records
+    (:meth:`IdentityConfig.spark_settings`). Counting them reads Delta's log only."""
+    records = ctx.lake.read(PERSON_RECORDS_T).count() if ctx.lake.exists(
+        PERSON_RECORDS_T) else 0
+    settings = cfg.spark_settings(records)
+    interpreted = settings.get("spark.sql.codegen.factoryMode") == "NO_CODEGEN"
+    log.info("identity: %d person records; Spark runs the stage's queries %s "
+             "(identity.execution: %s)", records,
+             "interpreted" if interpreted else "compiled", cfg.execution)
+    return settings
 
 
 class _Steps:
