@@ -333,7 +333,8 @@ def run(ctx: RunContext) -> dict[str, int | float]:
 def stage_settings(ctx: RunContext, cfg: IdentityConfig) -> dict[str, str]:
     """The Spark SQL settings the stage (or ``vista identity train``) runs with: code
     generation or interpreted execution by the number of person records
-    (:meth:`IdentityConfig.spark_settings`). Counting them reads Delta's log only."""
+    (:meth:`IdentityConfig.spark_settings`). Counting them reads table metadata only
+    (Delta's statistics or the Parquet footers), in one small Spark job."""
     records = ctx.lake.read(PERSON_RECORDS_T).count() if ctx.lake.exists(
         PERSON_RECORDS_T) else 0
     settings = cfg.spark_settings(records)
