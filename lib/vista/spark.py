@@ -309,6 +309,12 @@ def delta_jvm_available(spark: SparkSession) -> bool:
         return False
 
 
+#: SQL settings under which Spark runs queries interpreted, without generated code
+#: (the same results; compiling hundreds of small queries can cost more than it saves).
+INTERPRETED = {"spark.sql.codegen.wholeStage": "false",
+               "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+
+
 @contextlib.contextmanager
 def session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
     """Set runtime SQL settings for the duration of a block; the session's values (or

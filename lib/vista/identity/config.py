@@ -28,17 +28,13 @@ from vista.identity.cluster.config import ClusteringConfig
 from vista.identity.golden_config import SurvivorshipConfig
 from vista.identity.lineage import BreakMethod
 from vista.identity.link.config import LinkingConfig
+from vista.spark import INTERPRETED
 
 _MATCH_COLUMNS = [
     "ids", "first_name_std", "last_name_std", "full_name_std", "email_std", "phone_e164",
     "other_phones_e164", "birth_date", "gender", "address_std", "postal_code", "city",
     "country", "past_identifiers",
 ]
-
-#: Spark SQL settings under which queries run interpreted, without generated code.
-INTERPRETED = {"spark.sql.codegen.wholeStage": "false",
-               "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
-
 
 class IdentityConfig(Section):
     """Everything the identity stage needs.
