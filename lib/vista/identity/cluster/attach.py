@@ -66,8 +66,12 @@ def attach_lone(clusters: DataFrame, records: DataFrame, links: DataFrame,
     everyone = holders if outside_names is None else holders.unionByName(
         outside_names.select("name_key", F.concat(F.lit("outside:"), "cluster_id").alias("target")))
     unique = everyone.groupBy("name_key").agg(F.count("*").alias("n")).where("n = 2")
-    cand = (reached.join(holders, ["name_key", "target"], how="left_semi")
-            .join(unique, "name_key", how="left_semi"))
+    # the candidates are few, and every step below reads them (refusals, moves, the
+    # mutual choices): materialised once, not recomputed from the links by each
+    cand = breaks(reached.join(holders, ["name_key", "target"], how="left_semi")
+                  .join(unique, "name_key", how="left_semi"))
+    if cand.isEmpty():
+        return clusters, 0
     people = compatibility_frame(records, cfg.compatibility)
     pl = people.select([F.col(c).alias(f"l_{c}") for c in people.columns])
     pr = people.select([F.col(c).alias(f"r_{c}") for c in people.columns])
