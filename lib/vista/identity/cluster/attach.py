@@ -72,11 +72,17 @@ def attach_lone(clusters: DataFrame, records: DataFrame, links: DataFrame,
                   .join(unique, "name_key", how="left_semi"))
     if cand.isEmpty():
         return clusters, 0
-    people = compatibility_frame(records, cfg.compatibility)
+    members = clusters.select(F.col("record_key").alias("r_record_key"),
+                              F.col("cluster_id").alias("target")).join(
+        cand.select("target"), "target", how="left_semi")
+    # a record's compatibility columns depend on it and the name lists alone: only the
+    # candidates and the members of their targets need them
+    involved = cand.select("record_key").unionByName(
+        members.select(F.col("r_record_key").alias("record_key")))
+    people = compatibility_frame(records.join(involved, "record_key", how="left_semi"),
+                                 cfg.compatibility)
     pl = people.select([F.col(c).alias(f"l_{c}") for c in people.columns])
     pr = people.select([F.col(c).alias(f"r_{c}") for c in people.columns])
-    members = clusters.select(F.col("record_key").alias("r_record_key"),
-                              F.col("cluster_id").alias("target"))
     refused = (cand.select(F.col("record_key").alias("l_record_key"), "target")
                .join(members, "target").join(pl, "l_record_key").join(pr, "r_record_key")
                .where(incompatible(cfg.compatibility))
